@@ -23,7 +23,11 @@ export class CairnError extends Error {
   /** Dotted path of the offending field, when there is one (e.g. `spec.schedule`). */
   readonly field: string | undefined;
 
-  constructor(reason: ErrorReason, message: string, opts: { code?: number; field?: string; cause?: unknown } = {}) {
+  constructor(
+    reason: ErrorReason,
+    message: string,
+    opts: { code?: number; field?: string; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.reason = reason;

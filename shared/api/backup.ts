@@ -1,0 +1,85 @@
+/** Backup: one run of a DatabaseBackup or a BackupPolicy, scheduled or by hand. It owns its Job. */
+import { type Static, Type } from '@sinclair/typebox';
+import { COMPRESSIONS } from './common.ts';
+import { ageColumn, type KindDef } from './kinds.ts';
+import { type CairnObject, objectSchema } from './object.ts';
+import { type CelRule, Conditions, DNS1123_LABEL, StringEnum, Timestamp } from './schema.ts';
+
+export const POLICY_KINDS = ['DatabaseBackup', 'BackupPolicy'] as const;
+export type PolicyKind = (typeof POLICY_KINDS)[number];
+export const BACKUP_PHASES = ['Pending', 'Running', 'Completed', 'Failed'] as const;
+export type BackupPhase = (typeof BACKUP_PHASES)[number];
+
+const immutable: CelRule[] = [{ rule: 'self == oldSelf', message: 'is immutable' }];
+
+export const BackupSpec = Type.Object(
+  {
+    policyRef: Type.Object(
+      {
+        kind: StringEnum(POLICY_KINDS),
+        name: Type.String({ minLength: 1, maxLength: 63, pattern: DNS1123_LABEL }),
+      },
+      { additionalProperties: false, 'x-kubernetes-validations': immutable },
+    ),
+    scheduledTime: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'The scheduled time this run is for; absent for a manual backup.',
+        'x-kubernetes-validations': immutable,
+      }),
+    ),
+    deletionPolicy: Type.Optional(
+      StringEnum(['Delete', 'Retain'] as const, {
+        default: 'Delete',
+        description: 'Delete: removing the Backup removes its artifact. Retain: the artifact stays.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type BackupSpec = Static<typeof BackupSpec>;
+
+export const BackupStatus = Type.Object(
+  {
+    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+    phase: Type.Optional(StringEnum(BACKUP_PHASES)),
+    jobName: Type.Optional(Type.String()),
+    startTime: Type.Optional(Timestamp('When the backup Job started.')),
+    completionTime: Type.Optional(Timestamp('When the backup ended.')),
+    durationSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+    location: Type.Optional(
+      Type.String({ description: 'URL of the artifact: s3://…, gs://…, pvc://claim/path.' }),
+    ),
+    manifestLocation: Type.Optional(Type.String()),
+    sizeBytes: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+    sha256: Type.Optional(Type.String({ pattern: '^[a-f0-9]{64}$' })),
+    compression: Type.Optional(StringEnum(COMPRESSIONS)),
+    reason: Type.Optional(Type.String({ maxLength: 256 })),
+    message: Type.Optional(Type.String({ maxLength: 4096 })),
+    conditions: Type.Optional(Conditions),
+  },
+  { additionalProperties: false },
+);
+export type BackupStatus = Static<typeof BackupStatus>;
+export type Backup = CairnObject<BackupSpec, BackupStatus, 'Backup'>;
+
+const description = 'One backup run: its Job, its phase and its artifact (location, size, sha256).';
+export const backupKind: KindDef = {
+  kind: 'Backup',
+  plural: 'backups',
+  singular: 'backup',
+  shortNames: ['bk'],
+  categories: ['cairn', 'backup'],
+  description,
+  schema: objectSchema(BackupSpec, BackupStatus, description),
+  printerColumns: [
+    { name: 'Policy', type: 'string', jsonPath: '.spec.policyRef.name' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+    { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes' },
+    { name: 'Duration', type: 'number', jsonPath: '.status.durationSeconds' },
+    { name: 'Scheduled', type: 'date', jsonPath: '.spec.scheduledTime', priority: 1 },
+    { name: 'Location', type: 'string', jsonPath: '.status.location', priority: 1 },
+    { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
+    ageColumn,
+  ],
+};
