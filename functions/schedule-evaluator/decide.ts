@@ -1,0 +1,197 @@
+/**
+ * schedule-evaluator's pure decision: from a policy, its Backups and the time, the plan that
+ * keeps the schedule — status (next run, last schedule time, Ready), the Backup of a due run,
+ * and Events. Kubernetes CronJob semantics: suspend, time zone, starting deadline,
+ * concurrencyPolicy, one catch-up run after downtime.
+ */
+import { API_VERSION, type Backup, type PolicyKind } from '../../shared/api/index.ts';
+import { type ConditionInput, getCondition, Reason } from '../../shared/conditions.ts';
+import { InvalidSchedule } from '../../shared/errors.ts';
+import { scheduledBackupName } from '../../shared/naming.ts';
+import type { Action, Plan, Ref } from '../../shared/plan.ts';
+import { activeBackups, type Policy, scheduledBackup } from '../../shared/policy.ts';
+import { cachedSchedule, dueRun } from '../../shared/schedule.ts';
+
+export interface PolicyState {
+  kind: PolicyKind;
+  policy: Policy;
+  /** This policy's Backups. */
+  backups: Backup[];
+}
+
+function ref(kind: PolicyKind, p: Policy): Ref {
+  return {
+    apiVersion: API_VERSION,
+    kind,
+    namespace: p.metadata.namespace ?? 'default',
+    name: p.metadata.name,
+    ...(p.metadata.uid ? { uid: p.metadata.uid } : {}),
+  };
+}
+
+function sameCondition(p: Policy, c: ConditionInput): boolean {
+  const cur = getCondition(p.status?.conditions, c.type);
+  return cur?.status === c.status && cur.reason === c.reason && cur.message === c.message;
+}
+
+export function decide({ kind, policy, backups }: PolicyState, now: Date): Plan {
+  if (policy.metadata.deletionTimestamp) return [];
+  const at = ref(kind, policy);
+  const generation = policy.metadata.generation;
+  const status = policy.status ?? {};
+  const upToDate = generation === undefined || status.observedGeneration === generation;
+  const plan: Action[] = [];
+  const statusAction = (set: Record<string, unknown>, condition: ConditionInput, why: string): Action => ({
+    type: 'status',
+    kind,
+    namespace: at.namespace,
+    name: at.name,
+    set,
+    conditions: [condition],
+    ...(generation === undefined ? {} : { observedGeneration: generation }),
+    monotonic: ['lastScheduleTime'],
+    why,
+  });
+
+  let schedule: ReturnType<typeof cachedSchedule>;
+  try {
+    schedule = cachedSchedule(policy.spec);
+  } catch (err) {
+    if (!(err instanceof InvalidSchedule)) throw err;
+    const c: ConditionInput = {
+      type: 'Ready',
+      status: 'False',
+      reason: Reason.InvalidSchedule,
+      message: err.message,
+    };
+    if (upToDate && sameCondition(policy, c) && status.nextScheduledBackup === undefined) return [];
+    return [
+      statusAction({ nextScheduledBackup: null }, c, 'the schedule cannot be evaluated'),
+      {
+        type: 'event',
+        involved: at,
+        eventType: 'Warning',
+        reason: Reason.InvalidSchedule,
+        message: err.message,
+      },
+    ];
+  }
+
+  if (policy.spec.suspend) {
+    const c: ConditionInput = {
+      type: 'Ready',
+      status: 'True',
+      reason: Reason.Suspended,
+      message: 'suspended: no new backups are scheduled',
+    };
+    if (upToDate && sameCondition(policy, c) && status.nextScheduledBackup === undefined) return [];
+    return [statusAction({ nextScheduledBackup: null }, c, 'the policy is suspended')];
+  }
+
+  // Fast path: nothing is due before the next run this status already records.
+  const readyScheduled = getCondition(status.conditions, 'Ready')?.reason === Reason.Scheduled;
+  if (
+    upToDate &&
+    readyScheduled &&
+    status.nextScheduledBackup &&
+    now < new Date(status.nextScheduledBackup)
+  ) {
+    return [];
+  }
+
+  const created = policy.metadata.creationTimestamp ? new Date(policy.metadata.creationTimestamp) : now;
+  const since = status.lastScheduleTime ? new Date(status.lastScheduleTime) : created;
+  const run = dueRun(schedule, policy.spec, since, now);
+  const set: Record<string, unknown> = { nextScheduledBackup: run.next.toISOString() };
+  let why = `next run at ${run.next.toISOString()}`;
+
+  if (run.due) {
+    const name = scheduledBackupName(policy.metadata.name, run.due);
+    const active = activeBackups(backups).filter((b) => b.metadata.name !== name);
+    const policyConcurrency = policy.spec.concurrencyPolicy ?? 'Forbid';
+    if (backups.some((b) => b.metadata.name === name)) {
+      set.lastScheduleTime = run.due.toISOString();
+      why = `the run of ${run.due.toISOString()} exists already`;
+    } else if (policyConcurrency === 'Forbid' && active.length > 0) {
+      // As the CronJob documentation says: with Forbid, a run that is due while the previous one
+      // is still running is skipped (and counts as handled).
+      set.lastScheduleTime = run.due.toISOString();
+      why = `skipped the run of ${run.due.toISOString()}: ${active.map((b) => b.metadata.name).join(', ')} still running`;
+      plan.push({
+        type: 'event',
+        involved: at,
+        eventType: 'Normal',
+        reason: 'BackupSkipped',
+        message: `skipped the run of ${run.due.toISOString()}: ${active.map((b) => b.metadata.name).join(', ')} is still running (concurrencyPolicy Forbid)`,
+      });
+    } else {
+      if (policyConcurrency === 'Replace') {
+        for (const b of active) {
+          plan.push({
+            type: 'delete',
+            kind: 'Backup',
+            namespace: at.namespace,
+            name: b.metadata.name,
+            ...(b.metadata.uid ? { uid: b.metadata.uid } : {}),
+            propagationPolicy: 'Background',
+            why: 'concurrencyPolicy Replace: a newer run is due',
+          });
+          plan.push({
+            type: 'event',
+            involved: at,
+            eventType: 'Normal',
+            reason: 'BackupReplaced',
+            message: `stopped ${b.metadata.name}: the run of ${run.due.toISOString()} replaces it`,
+          });
+        }
+      }
+      plan.push({
+        type: 'create',
+        kind: 'Backup',
+        object: scheduledBackup(kind, policy, run.due),
+        why: `run of ${run.due.toISOString()} is due`,
+      });
+      plan.push({
+        type: 'event',
+        involved: at,
+        eventType: 'Normal',
+        reason: 'BackupScheduled',
+        message: `created Backup ${name} for the run of ${run.due.toISOString()}`,
+      });
+      set.lastScheduleTime = run.due.toISOString();
+      why = `created the run of ${run.due.toISOString()}`;
+    }
+    if (run.missed > 1) {
+      plan.push({
+        type: 'event',
+        involved: at,
+        eventType: 'Warning',
+        reason: Reason.MissedSchedules,
+        message: `${run.tooManyMissed ? 'more than ' : ''}${run.missed - 1} earlier scheduled run(s) since ${since.toISOString()} were missed; only the most recent (${run.due.toISOString()}) is started`,
+      });
+    }
+  } else if (run.skippedPastDeadline) {
+    set.lastScheduleTime = run.skippedPastDeadline.toISOString();
+    plan.push({
+      type: 'event',
+      involved: at,
+      eventType: 'Warning',
+      reason: Reason.MissedSchedules,
+      message: `the run of ${run.skippedPastDeadline.toISOString()} was not started: its startingDeadlineSeconds (${policy.spec.startingDeadlineSeconds}s) had passed`,
+    });
+  }
+
+  const ready: ConditionInput = {
+    type: 'Ready',
+    status: 'True',
+    reason: Reason.Scheduled,
+    message: `schedule "${policy.spec.schedule}" in ${schedule.timeZone}`,
+  };
+  const unchanged =
+    upToDate &&
+    sameCondition(policy, ready) &&
+    status.nextScheduledBackup === set.nextScheduledBackup &&
+    (set.lastScheduleTime === undefined || status.lastScheduleTime === set.lastScheduleTime);
+  if (!unchanged) plan.push(statusAction(set, ready, why));
+  return plan;
+}

@@ -1,0 +1,54 @@
+/** schedule-evaluator's reads: one LIST per kind per tick, or one policy and its Backups. */
+import type { Backup, PolicyKind } from '../../shared/api/index.ts';
+import type { KubeClient } from '../../shared/kube.ts';
+import { Labels } from '../../shared/labels.ts';
+import { backupsOf, groupKey, type Policy } from '../../shared/policy.ts';
+import type { PolicyState } from './decide.ts';
+
+const POLICY_KINDS: readonly PolicyKind[] = ['DatabaseBackup', 'BackupPolicy'];
+
+export async function gatherAll(kube: KubeClient): Promise<PolicyState[]> {
+  const [dbbs, bps, backups] = await Promise.all([
+    kube.list<Policy>('DatabaseBackup', undefined),
+    kube.list<Policy>('BackupPolicy', undefined),
+    kube.list<Backup>('Backup', undefined),
+  ]);
+  const byPolicy = new Map<string, Backup[]>();
+  for (const b of backups) {
+    const key = groupKey(b.metadata.namespace, b.spec.policyRef.kind, b.spec.policyRef.name);
+    const list = byPolicy.get(key);
+    if (list) list.push(b);
+    else byPolicy.set(key, [b]);
+  }
+  const states: PolicyState[] = [];
+  for (const [kind, policies] of [
+    ['DatabaseBackup', dbbs],
+    ['BackupPolicy', bps],
+  ] as const) {
+    for (const policy of policies) {
+      states.push({
+        kind,
+        policy,
+        backups: byPolicy.get(groupKey(policy.metadata.namespace, kind, policy.metadata.name)) ?? [],
+      });
+    }
+  }
+  return states;
+}
+
+export async function gatherOne(
+  kube: KubeClient,
+  kind: string,
+  namespace: string,
+  name: string,
+): Promise<PolicyState | undefined> {
+  if (!POLICY_KINDS.includes(kind as PolicyKind)) return undefined;
+  const policy = await kube.get<Policy>(kind, namespace, name);
+  if (!policy) return undefined;
+  const backups = await kube.list<Backup>('Backup', namespace, { labelSelector: `${Labels.policy}=${name}` });
+  return { kind: kind as PolicyKind, policy, backups: backupsOf(kind as PolicyKind, policy, backups) };
+}
+
+export function isPolicyKind(kind: string): kind is PolicyKind {
+  return POLICY_KINDS.includes(kind as PolicyKind);
+}

@@ -1,0 +1,75 @@
+/**
+ * Things every function knows about policies and their Backups: which kind is which, owner
+ * references, the Backup a schedule creates, and which Backups are finished.
+ */
+import type { Backup, BackupPolicy, DatabaseBackup, OwnerReference, PolicyKind } from './api/index.ts';
+import { API_VERSION } from './api/kinds.ts';
+import type { KubeObject } from './kube.ts';
+import { ARTIFACT_FINALIZER, Labels, MANAGED_BY } from './labels.ts';
+import { scheduledBackupName } from './naming.ts';
+
+export type Policy = DatabaseBackup | BackupPolicy;
+
+export function controllerRef(owner: KubeObject, kind: string): OwnerReference {
+  return {
+    apiVersion: owner.apiVersion ?? API_VERSION,
+    kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function policyLabels(kind: PolicyKind, name: string): Record<string, string> {
+  return {
+    [Labels.managedBy]: MANAGED_BY,
+    [Labels.partOf]: MANAGED_BY,
+    [Labels.policy]: name,
+    [Labels.policyKind]: kind,
+  };
+}
+
+/** The Backup a policy's schedule creates for the run at `scheduledTime`. */
+export function scheduledBackup(kind: PolicyKind, policy: Policy, scheduledTime: Date): Backup {
+  const name = scheduledBackupName(policy.metadata.name, scheduledTime);
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Backup',
+    metadata: {
+      name,
+      namespace: policy.metadata.namespace ?? 'default',
+      labels: { ...policyLabels(kind, policy.metadata.name), [Labels.backup]: name },
+      ownerReferences: [controllerRef(policy, kind)],
+      finalizers: [ARTIFACT_FINALIZER],
+    },
+    spec: {
+      policyRef: { kind, name: policy.metadata.name },
+      scheduledTime: scheduledTime.toISOString(),
+      deletionPolicy: 'Delete',
+    },
+  };
+}
+
+export function isFinished(b: Backup): boolean {
+  return b.status?.phase === 'Completed' || b.status?.phase === 'Failed';
+}
+
+/** Backups that count as running for concurrencyPolicy: not finished and not being deleted. */
+export function activeBackups(backups: readonly Backup[]): Backup[] {
+  return backups.filter((b) => !isFinished(b) && !b.metadata.deletionTimestamp);
+}
+
+/** The Backups of one policy, among Backups of its namespace. */
+export function backupsOf(kind: PolicyKind, policy: Policy, backups: readonly Backup[]): Backup[] {
+  return backups.filter(
+    (b) =>
+      b.spec.policyRef.kind === kind &&
+      b.spec.policyRef.name === policy.metadata.name &&
+      (b.metadata.namespace ?? 'default') === (policy.metadata.namespace ?? 'default'),
+  );
+}
+
+export function groupKey(namespace: string | undefined, kind: string, name: string): string {
+  return `${namespace ?? 'default'}/${kind}/${name}`;
+}
