@@ -4,7 +4,7 @@
  * sees a partial file under the final name and a crash leaves at most a `.partial` to ignore.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -43,19 +43,14 @@ export function openPvcStore(dest: StorageDestination): ArtifactStore {
       const counter = new ByteCounter(opts.onProgress);
       try {
         await mkdir(dir, { recursive: true });
-        const fh = await open(temp, 'wx', 0o640);
-        try {
-          await pipeline(
-            body,
-            counter,
-            fh.createWriteStream({ autoClose: false, highWaterMark: READ_CHUNK }),
-          );
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        await pipeline(
+          body,
+          counter,
+          createWriteStream(temp, { flags: 'wx', mode: 0o640, highWaterMark: READ_CHUNK }),
+        );
+        await syncPath(temp, 'r+'); // fsync is per file, not per descriptor
         await rename(temp, final);
-        await syncDir(dir);
+        await syncPath(dir, 'r');
       } catch (e) {
         await unlink(temp).catch(() => {});
         throw fail('write of', key, e);
@@ -142,8 +137,8 @@ async function pruneEmptyDirs(root: string, dir: string): Promise<void> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+async function syncPath(file: string, flags: 'r' | 'r+'): Promise<void> {
+  const fh = await open(file, flags);
   try {
     await fh.sync();
   } finally {

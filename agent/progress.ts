@@ -1,0 +1,22 @@
+/** A progress line every few seconds: bytes, rate and elapsed time, as JSON through shared/log. */
+import type { Logger } from '../shared/log.ts';
+
+export function startProgress(
+  log: Logger,
+  intervalSeconds: number,
+  read: () => { rawBytes: number; storedBytes: number },
+): () => void {
+  const started = Date.now();
+  const timer = setInterval(() => {
+    const { rawBytes, storedBytes } = read();
+    const elapsed = (Date.now() - started) / 1000;
+    log.info('progress', {
+      rawBytes,
+      storedBytes,
+      rateMiBps: Math.round((rawBytes / 1048576 / Math.max(elapsed, 0.001)) * 10) / 10,
+      elapsedSeconds: Math.round(elapsed),
+    });
+  }, intervalSeconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,134 @@
+/**
+ * The stream pieces of the agent's pipelines. Each passes chunks through without copying and
+ * keeps memory constant; backpressure flows through stream.pipeline.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback, Writable } from 'node:stream';
+
+export const CHUNK = 1 << 20;
+
+/** sha256 and byte count of everything that passes. */
+export class HashTap extends Transform {
+  bytes = 0;
+  readonly #hash: Hash = createHash('sha256');
+  #digest: string | undefined;
+  constructor() {
+    super({ highWaterMark: CHUNK });
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    this.#hash.update(chunk);
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    this.#digest = this.#hash.digest('hex');
+    cb();
+  }
+  /** The hex digest, once the stream has ended. */
+  get sha256(): string | undefined {
+    return this.#digest;
+  }
+}
+
+/**
+ * Holds the stream's end until `check()` settles: the last bytes are released only when it
+ * resolves. A backup gates the upload's end on the dump tool's exit status, so a dump that failed
+ * after writing some output never becomes a complete object.
+ */
+export class Gate extends Transform {
+  readonly #check: () => Promise<unknown>;
+  constructor(check: () => Promise<unknown>) {
+    super({ highWaterMark: CHUNK });
+    this.#check = check;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    this.#check().then(
+      () => cb(),
+      (e: unknown) => cb(e instanceof Error ? e : new Error(String(e))),
+    );
+  }
+}
+
+/**
+ * Keeps the last `keep` bytes back until the stream ends and `verify()` passes. A restore tool fed
+ * through it cannot finish (and commit) before the artifact's checksum is known to be right: the
+ * end of a pg_restore archive or of a psql script is exactly what it has not yet seen.
+ * `verify` throws to refuse; the tail is then never released.
+ */
+export class HoldTail extends Transform {
+  readonly #keep: number;
+  readonly #verify: () => void;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  constructor(keep: number, verify: () => void) {
+    super({ highWaterMark: CHUNK });
+    this.#keep = keep;
+    this.#verify = verify;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.#held.push(chunk);
+    this.#heldBytes += chunk.length;
+    // Release whole chunks from the front while what stays is still at least `keep` bytes.
+    while (this.#held.length > 1 && this.#heldBytes - (this.#held[0]?.length ?? 0) >= this.#keep) {
+      const first = this.#held.shift() as Buffer;
+      this.#heldBytes -= first.length;
+      this.push(first);
+    }
+    cb();
+  }
+  override _flush(cb: TransformCallback): void {
+    try {
+      this.#verify();
+    } catch (e) {
+      this.#held = [];
+      cb(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    for (const b of this.#held) this.push(b);
+    this.#held = [];
+    cb();
+  }
+}
+
+/**
+ * The stdin of a restore tool as the end of a pipeline. On a pipeline error the tool is killed
+ * with SIGKILL *before* its stdin closes: closing first would hand psql an EOF, and psql commits
+ * a --single-transaction script at EOF. Killed mid-transaction, the server rolls back.
+ */
+export class ChildSink extends Writable {
+  readonly #child: ChildProcess;
+  constructor(child: ChildProcess) {
+    super({ highWaterMark: CHUNK });
+    this.#child = child;
+    child.stdin?.on('error', (e) => this.destroy(e));
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const stdin = this.#child.stdin;
+    if (!stdin || stdin.destroyed) return cb(new Error('the restore tool closed its input'));
+    if (stdin.write(chunk)) cb();
+    else stdin.once('drain', () => cb());
+  }
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#child.stdin?.end(() => cb());
+  }
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (err && this.#child.exitCode === null && this.#child.signalCode === null) {
+      this.#child.kill('SIGKILL');
+    }
+    cb(err);
+  }
+}
+
+/** Swallows a stream (verification passes that only need the hash). */
+export function sink(): Writable {
+  return new Writable({
+    highWaterMark: CHUNK,
+    write(_chunk, _enc, cb) {
+      cb();
+    },
+  });
+}

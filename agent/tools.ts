@@ -1,0 +1,109 @@
+/**
+ * Running the external tools (pg_dump, mariadb-dump, tar, psql…): argument arrays only, never a
+ * shell; stderr kept (its tail) for the error message; the exit status checked so a failed tool
+ * never counts as success.
+ */
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { AGENT_ENV } from '../shared/agent-contract.ts';
+
+export interface ToolSpec {
+  cmd: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Exit codes that still mean success (tar's 1: "some files changed while read"). */
+  okCodes?: number[];
+}
+
+export interface RunningTool {
+  child: ChildProcessByStdio<Writable, Readable, Readable>;
+  /** Resolves with the exit code when it is one of okCodes; rejects otherwise. */
+  done: Promise<number>;
+  /** The last few KB of stderr. */
+  stderr(): string;
+  /** How it ended, once it has: `code` when it exited by itself, `signal` when killed. */
+  exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  kill(): void;
+}
+
+const STDERR_KEEP = 8 * 1024;
+
+/** Where PostgreSQL client tools are: CAIRN_PG_BINDIR, else PATH. */
+export function pgTool(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env[AGENT_ENV.postgresBinDir];
+  return dir ? path.join(dir, name) : name;
+}
+
+export function describeCommand(spec: ToolSpec): string {
+  return [spec.cmd, ...spec.args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+}
+
+/**
+ * Starts a tool. `makeError(message)` builds the typed error thrown when it fails, so the
+ * caller decides whether that is a SourceFailed or a RestoreFailed.
+ */
+export function startTool(spec: ToolSpec, makeError: (message: string) => Error): RunningTool {
+  const child = spawn(spec.cmd, spec.args, {
+    env: spec.env ?? process.env,
+    cwd: spec.cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s: string) => {
+    tail = (tail + s).slice(-STDERR_KEEP);
+  });
+  // Writes after the tool exited fail with EPIPE; the exit status tells the real story.
+  child.stdin.on('error', () => {});
+  const name = path.basename(spec.cmd);
+  const done = new Promise<number>((resolve, reject) => {
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      reject(
+        makeError(
+          e.code === 'ENOENT'
+            ? `${name} not found: install it in the agent image or set ${AGENT_ENV.postgresBinDir}/PATH`
+            : `${name} could not start: ${e.message}`,
+        ),
+      );
+    });
+    child.on('close', (code, signal) => {
+      exit = { code, signal };
+      if (code !== null && (code === 0 || spec.okCodes?.includes(code))) return resolve(code);
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const err = lastLines(tail);
+      reject(makeError(`${name} ${how}${err ? `: ${err}` : ''}`));
+    });
+  });
+  done.catch(() => {}); // observed by callers; never an unhandled rejection
+  return {
+    child,
+    done,
+    stderr: () => tail,
+    exit: () => exit,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Runs a tool to completion with optional input; resolves with its stdout. */
+export async function runTool(
+  spec: ToolSpec,
+  makeError: (message: string) => Error,
+  input = '',
+): Promise<string> {
+  const t = startTool(spec, makeError);
+  const out: Buffer[] = [];
+  t.child.stdout.on('data', (b: Buffer) => out.push(b));
+  t.child.stdin.end(input);
+  await t.done;
+  return Buffer.concat(out).toString();
+}
+
+/** The meaningful end of a tool's stderr: its last lines, trimmed. */
+function lastLines(s: string, n = 6): string {
+  return s.trim().split('\n').slice(-n).join('\n').slice(-1500);
+}

@@ -1,0 +1,730 @@
+/**
+ * The contract between the job-launcher / restore-runner functions, which build an agent Job's
+ * container args and env, and the backup agent, which runs in that Job and answers through the
+ * pod's termination message. Both sides import only this file, so they cannot drift.
+ *
+ *   args   = toAgentArgs(options)          // job-launcher: container `args`
+ *   opts   = parseAgentArgs(argv)          // agent: back to the same options
+ *   result = parseAgentResult(message)     // job-watcher: the pod's terminationMessage
+ *
+ * Credentials never travel in argv: they reach the agent as env vars from secretKeyRefs
+ * (AGENT_ENV) or as a mounted key file.
+ */
+import { parseArgs } from 'node:util';
+import { InvalidSpec } from './errors.ts';
+import type { StorageDestination } from './storage/types.ts';
+
+/** The env vars the agent (and the tools it runs) read. Values come from the resource's Secrets. */
+export const AGENT_ENV = {
+  /** libpq (pg_dump, pg_restore, psql) reads it. */
+  postgresPassword: 'PGPASSWORD',
+  /** The mariadb/mysql clients (mariadb-dump, mariadb) read it. */
+  mysqlPassword: 'MYSQL_PWD',
+  awsAccessKeyId: 'AWS_ACCESS_KEY_ID',
+  awsSecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  awsSessionToken: 'AWS_SESSION_TOKEN',
+  /** Path of a mounted GCS service-account key; unset means the ambient identity (Workload Identity). */
+  googleCredentials: 'GOOGLE_APPLICATION_CREDENTIALS',
+  /** Where to write the termination message (else `--termination-log`, else the default). */
+  terminationLog: 'CAIRN_TERMINATION_LOG',
+  /** Folder of pg_dump/pg_restore/psql to use (e.g. /usr/lib/postgresql/17/bin), else PATH. */
+  postgresBinDir: 'CAIRN_PG_BINDIR',
+} as const;
+
+export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
+/** Kubernetes keeps at most 4096 bytes of a termination message. */
+export const TERMINATION_MESSAGE_LIMIT = 4096;
+
+/** Exit codes, one per kind of thing to fix. */
+export const AGENT_EXIT = {
+  ok: 0,
+  /** A bug or an unexpected failure: see the logs. */
+  internal: 1,
+  /** Bad arguments or an unsupported request: fix the resource's spec. */
+  config: 2,
+  /** The database or folder side failed (connection, permissions, the dump or restore tool). */
+  source: 3,
+  /** The storage side failed (credentials, bucket, network, space). */
+  storage: 4,
+  /** The artifact does not match its manifest (corrupt, truncated, replaced). Nothing was restored. */
+  verification: 5,
+  /** A restore target is not empty and neither `--overwrite` nor `--clean` was given. */
+  targetNotEmpty: 6,
+} as const;
+export type AgentExitCode = (typeof AGENT_EXIT)[keyof typeof AGENT_EXIT];
+
+export type AgentFailureReason =
+  | 'InvalidArguments'
+  | 'Unsupported'
+  | 'SourceFailed'
+  | 'RestoreFailed'
+  | 'StorageFailed'
+  | 'VerificationFailed'
+  | 'TargetNotEmpty'
+  | 'Internal';
+
+export type Compression = 'zstd' | 'gzip' | 'none';
+export const COMPRESSIONS: readonly Compression[] = ['zstd', 'gzip', 'none'];
+
+export interface DatabaseConnection {
+  host: string;
+  port?: number;
+  user?: string;
+}
+
+export interface PostgresSource extends DatabaseConnection {
+  kind: 'postgres';
+  /** One database (pg_dump); omit with `allDatabases`. */
+  database?: string;
+  /** Every database and the roles (pg_dumpall, plain SQL). */
+  allDatabases?: boolean;
+  /** Only these schemas (pg_dump --schema, repeated). */
+  schemas?: string[];
+  /** `custom` (pg_dump -Fc -Z0, the default) or `plain` SQL. */
+  format?: 'custom' | 'plain';
+}
+
+export interface MysqlSource extends DatabaseConnection {
+  kind: 'mysql' | 'mariadb';
+  database?: string;
+  allDatabases?: boolean;
+}
+
+export interface TarSource {
+  kind: 'tar';
+  /** Folders to archive (PVC mounts). One folder is archived as its contents; several as subfolders named after each. */
+  paths: string[];
+}
+
+export interface CustomSource {
+  kind: 'custom';
+  /** A command as an argument array (never a shell string); its stdout is the artifact. */
+  command: string[];
+  /** Extension of the artifact before compression, e.g. `bin` (the default) or `json`. */
+  extension?: string;
+}
+
+export interface SnapshotSource {
+  kind: 'snapshot';
+}
+
+export type AgentSource = PostgresSource | MysqlSource | TarSource | CustomSource | SnapshotSource;
+export type SourceKind = AgentSource['kind'];
+export const SOURCE_KINDS: readonly SourceKind[] = [
+  'postgres',
+  'mysql',
+  'mariadb',
+  'tar',
+  'custom',
+  'snapshot',
+];
+
+interface AgentCommon {
+  destination: StorageDestination;
+  /** `--termination-log`; else env CAIRN_TERMINATION_LOG; else /dev/termination-log. */
+  terminationLog?: string;
+  /** Seconds between progress log lines (default 5). */
+  progressIntervalSeconds?: number;
+}
+
+export interface AgentBackupOptions extends AgentCommon {
+  command: 'backup';
+  source: AgentSource;
+  /** The policy (DatabaseBackup/BackupPolicy) name: the second key segment. */
+  policy: string;
+  /** The Backup's scheduled time (ISO 8601): names the artifact. */
+  scheduledTime: string;
+  /** The Backup resource's name, recorded in the manifest. */
+  backupName?: string;
+  compression: Compression;
+  /** zstd 1–19 (default 3) or gzip 1–9 (default 6). */
+  compressionLevel?: number;
+}
+
+export interface DatabaseTarget extends DatabaseConnection {
+  kind: 'postgres' | 'mysql' | 'mariadb';
+  /** Defaults to the backed-up database's name; created when missing. */
+  database?: string;
+}
+export interface TarTarget {
+  kind: 'tar';
+  /** The mounted target volume. */
+  directory: string;
+}
+export interface CustomTarget {
+  kind: 'custom';
+  /** Gets the verified artifact on stdin. */
+  command: string[];
+}
+export type RestoreTarget = DatabaseTarget | TarTarget | CustomTarget;
+
+export interface AgentRestoreOptions extends AgentCommon {
+  command: 'restore';
+  /** The manifest's key (from the Backup's status). */
+  manifestKey: string;
+  target: RestoreTarget;
+  /** Restore into a non-empty target: objects/files the backup contains are replaced, others kept. */
+  overwrite?: boolean;
+  /** Like overwrite, but a folder target is emptied first (databases: drop what the backup creates). */
+  clean?: boolean;
+  /** PostgreSQL: do not restore ownership (pg_restore --no-owner), for targets without the original roles. */
+  noOwner?: boolean;
+}
+
+export type AgentOptions = AgentBackupOptions | AgentRestoreOptions;
+
+// ---------------------------------------------------------------------------------------------
+// Artifact naming
+
+/** `20250327T010000Z` of an instant (UTC, seconds). */
+export function keyStamp(at: Date | string): string {
+  const d = typeof at === 'string' ? new Date(at) : at;
+  if (Number.isNaN(d.getTime())) throw new InvalidSpec('scheduledTime', `not a valid time: ${String(at)}`);
+  return d
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
+}
+
+export function compressionSuffix(c: Compression): string {
+  return c === 'zstd' ? '.zst' : c === 'gzip' ? '.gz' : '';
+}
+
+/** The artifact's extension before compression for a source. */
+export function sourceExtension(source: AgentSource): string {
+  switch (source.kind) {
+    case 'postgres':
+      return source.allDatabases || source.format === 'plain' ? 'sql' : 'dump';
+    case 'mysql':
+    case 'mariadb':
+      return 'sql';
+    case 'tar':
+    case 'snapshot':
+      return 'tar';
+    case 'custom':
+      return source.extension ?? 'bin';
+  }
+}
+
+/**
+ * `<path>/<policy>/<yyyymmddThhmmssZ>.<ext>` and its manifest `<…>/<stamp>.manifest.json`, e.g.
+ * `postgres/daily/postgres-daily-backup/20250327T010000Z.dump.zst`.
+ */
+export function artifactKeys(opts: {
+  path?: string;
+  policy: string;
+  scheduledTime: Date | string;
+  extension: string;
+  compression: Compression;
+}): { key: string; manifestKey: string } {
+  const prefix = (opts.path ?? '').replace(/^\/+|\/+$/g, '');
+  const base = `${prefix ? `${prefix}/` : ''}${opts.policy}/${keyStamp(opts.scheduledTime)}`;
+  return {
+    key: `${base}.${opts.extension}${compressionSuffix(opts.compression)}`,
+    manifestKey: `${base}.manifest.json`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// argv
+
+type FlagType = 'string' | 'boolean';
+interface Flag {
+  type: FlagType;
+  multiple?: boolean;
+}
+const FLAGS: Record<string, Flag> = {
+  help: { type: 'boolean' },
+  // source / target
+  source: { type: 'string' },
+  target: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  user: { type: 'string' },
+  database: { type: 'string' },
+  'all-databases': { type: 'boolean' },
+  schema: { type: 'string', multiple: true },
+  format: { type: 'string' },
+  volume: { type: 'string', multiple: true },
+  'target-dir': { type: 'string' },
+  extension: { type: 'string' },
+  // destination
+  'dest-type': { type: 'string' },
+  'dest-bucket': { type: 'string' },
+  'dest-path': { type: 'string' },
+  'dest-endpoint': { type: 'string' },
+  'dest-region': { type: 'string' },
+  'dest-force-path-style': { type: 'boolean' },
+  'dest-checksums': { type: 'string' },
+  'dest-root': { type: 'string' },
+  // backup
+  policy: { type: 'string' },
+  'scheduled-time': { type: 'string' },
+  'backup-name': { type: 'string' },
+  compression: { type: 'string' },
+  'compression-level': { type: 'string' },
+  // restore
+  'manifest-key': { type: 'string' },
+  overwrite: { type: 'boolean' },
+  clean: { type: 'boolean' },
+  'no-owner': { type: 'boolean' },
+  // both
+  'termination-log': { type: 'string' },
+  'progress-interval': { type: 'string' },
+};
+
+/** Which flags each command accepts (beyond the common ones). */
+const COMMON = [
+  'help',
+  'dest-type',
+  'dest-bucket',
+  'dest-path',
+  'dest-endpoint',
+  'dest-region',
+  'dest-force-path-style',
+  'dest-checksums',
+  'dest-root',
+  'termination-log',
+  'progress-interval',
+];
+const ALLOWED: Record<'backup' | 'restore', Set<string>> = {
+  backup: new Set([
+    ...COMMON,
+    'source',
+    'host',
+    'port',
+    'user',
+    'database',
+    'all-databases',
+    'schema',
+    'format',
+    'volume',
+    'extension',
+    'policy',
+    'scheduled-time',
+    'backup-name',
+    'compression',
+    'compression-level',
+  ]),
+  restore: new Set([
+    ...COMMON,
+    'target',
+    'host',
+    'port',
+    'user',
+    'database',
+    'target-dir',
+    'manifest-key',
+    'overwrite',
+    'clean',
+    'no-owner',
+  ]),
+};
+
+/** Thrown for a bad argv; `field` is the flag (e.g. `--port`). */
+function bad(flag: string, message: string): InvalidSpec {
+  return new InvalidSpec(flag.startsWith('--') || flag === 'command' ? flag : `--${flag}`, message);
+}
+
+/** True when argv asks for help (the agent prints usage and exits 0). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const dashdash = argv.indexOf('--');
+  const own = dashdash < 0 ? argv : argv.slice(0, dashdash);
+  return own.length === 0 || own.includes('--help') || own.includes('-h') || own[0] === 'help';
+}
+
+/**
+ * Parses the agent's argv (without node and the script): `backup|restore [flags] [-- command…]`.
+ * Throws InvalidSpec naming the offending flag.
+ */
+export function parseAgentArgs(argv: readonly string[]): AgentOptions {
+  const [command, ...rest] = argv;
+  if (command !== 'backup' && command !== 'restore') {
+    throw bad(
+      'command',
+      `the first argument must be "backup" or "restore", got ${JSON.stringify(command ?? '')}`,
+    );
+  }
+  const dashdash = rest.indexOf('--');
+  const own = dashdash < 0 ? rest : rest.slice(0, dashdash);
+  const trailing = dashdash < 0 ? [] : rest.slice(dashdash + 1);
+  const { tokens } = parseArgs({
+    args: own,
+    options: Object.fromEntries(
+      Object.entries(FLAGS).map(([k, f]) => [k, { type: f.type, multiple: !!f.multiple }]),
+    ),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const values = new Map<string, string[] | boolean>();
+  for (const t of tokens) {
+    if (t.kind === 'positional') throw bad(t.value, `unexpected argument ${JSON.stringify(t.value)}`);
+    if (t.kind !== 'option') continue;
+    const flag = FLAGS[t.name];
+    if (!flag || !ALLOWED[command].has(t.name))
+      throw bad(t.rawName, `is not a flag of "cairn-agent ${command}"`);
+    if (flag.type === 'boolean') {
+      if (t.value !== undefined) throw bad(t.name, 'takes no value');
+      values.set(t.name, true);
+      continue;
+    }
+    if (t.value === undefined || (t.inlineValue !== true && t.value.startsWith('--')))
+      throw bad(t.name, 'needs a value');
+    const prev = values.get(t.name);
+    if (prev !== undefined && !flag.multiple) throw bad(t.name, 'given more than once');
+    values.set(t.name, [...(Array.isArray(prev) ? prev : []), t.value]);
+  }
+  const str = (name: string): string | undefined => {
+    const v = values.get(name);
+    return Array.isArray(v) ? v[0] : undefined;
+  };
+  const list = (name: string): string[] => {
+    const v = values.get(name);
+    return Array.isArray(v) ? v : [];
+  };
+  const bool = (name: string): boolean => values.get(name) === true;
+  const need = (name: string, why: string): string => {
+    const v = str(name);
+    if (v === undefined || v === '') throw bad(name, `is required ${why}`);
+    return v;
+  };
+  const int = (name: string, min: number, max: number): number | undefined => {
+    const v = str(name);
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+      throw bad(name, `must be an integer ${min}-${max}, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  const oneOf = <T extends string>(
+    name: string,
+    allowed: readonly T[],
+    v: string | undefined,
+  ): T | undefined => {
+    if (v === undefined) return undefined;
+    if (!(allowed as readonly string[]).includes(v))
+      throw bad(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    return v as T;
+  };
+
+  const destType = oneOf('dest-type', ['s3', 'gcs', 'pvc'] as const, need('dest-type', '(s3, gcs or pvc)'));
+  const destination: StorageDestination = { type: destType ?? 'pvc' };
+  const setIf = <K extends keyof StorageDestination>(k: K, v: StorageDestination[K] | undefined) => {
+    if (v !== undefined) destination[k] = v;
+  };
+  setIf('bucket', str('dest-bucket'));
+  setIf('path', str('dest-path'));
+  setIf('endpoint', str('dest-endpoint'));
+  setIf('region', str('dest-region'));
+  if (bool('dest-force-path-style')) destination.forcePathStyle = true;
+  setIf(
+    'checksums',
+    oneOf('dest-checksums', ['when-required', 'when-supported'] as const, str('dest-checksums')),
+  );
+  setIf('root', str('dest-root'));
+  if ((destination.type === 's3' || destination.type === 'gcs') && !destination.bucket) {
+    need('dest-bucket', `for --dest-type ${destination.type}`);
+  }
+  if (destination.type === 'pvc') need('dest-root', 'for --dest-type pvc (the mounted claim folder)');
+
+  const common: AgentCommon = { destination };
+  const tl = str('termination-log');
+  if (tl !== undefined) common.terminationLog = tl;
+  const pi = int('progress-interval', 1, 3600);
+  if (pi !== undefined) common.progressIntervalSeconds = pi;
+
+  const connection = (): DatabaseConnection => {
+    const c: DatabaseConnection = { host: need('host', 'for a database') };
+    const port = int('port', 1, 65535);
+    if (port !== undefined) c.port = port;
+    const user = str('user');
+    if (user !== undefined) c.user = user;
+    return c;
+  };
+
+  if (command === 'backup') {
+    const kind = oneOf('source', SOURCE_KINDS, need('source', `(${SOURCE_KINDS.join(', ')})`)) as SourceKind;
+    if (kind !== 'custom' && trailing.length > 0)
+      throw bad('--', 'a command after -- is only for --source custom');
+    let source: AgentSource;
+    switch (kind) {
+      case 'postgres': {
+        const s: PostgresSource = { kind, ...connection() };
+        if (bool('all-databases')) {
+          if (str('database') !== undefined) throw bad('all-databases', 'conflicts with --database');
+          if (list('schema').length) throw bad('schema', 'cannot be combined with --all-databases');
+          s.allDatabases = true;
+        } else s.database = need('database', 'for --source postgres (or --all-databases)');
+        if (list('schema').length) s.schemas = list('schema');
+        const format = oneOf('format', ['custom', 'plain'] as const, str('format'));
+        if (format !== undefined) {
+          if (s.allDatabases && format === 'custom') throw bad('format', 'pg_dumpall writes plain SQL only');
+          s.format = format;
+        }
+        source = s;
+        break;
+      }
+      case 'mysql':
+      case 'mariadb': {
+        const s: MysqlSource = { kind, ...connection() };
+        if (bool('all-databases')) {
+          if (str('database') !== undefined) throw bad('all-databases', 'conflicts with --database');
+          s.allDatabases = true;
+        } else s.database = need('database', `for --source ${kind} (or --all-databases)`);
+        source = s;
+        break;
+      }
+      case 'tar': {
+        const paths = list('volume');
+        if (paths.length === 0)
+          throw bad('volume', 'is required for --source tar (repeat it for several folders)');
+        source = { kind, paths };
+        break;
+      }
+      case 'custom': {
+        if (trailing.length === 0)
+          throw bad('--', '--source custom needs its command after --, e.g. -- my-exporter --all');
+        const ext = str('extension');
+        if (ext !== undefined && !/^[a-z0-9][a-z0-9.]{0,15}$/.test(ext))
+          throw bad('extension', 'must be like "bin" or "json"');
+        source = { kind, command: trailing, ...(ext !== undefined ? { extension: ext } : {}) };
+        break;
+      }
+      case 'snapshot':
+        source = { kind };
+        break;
+    }
+    const compression = oneOf('compression', COMPRESSIONS, str('compression')) ?? 'zstd';
+    const level = int('compression-level', 1, compression === 'gzip' ? 9 : 19);
+    if (level !== undefined && compression === 'none')
+      throw bad('compression-level', 'makes no sense with --compression none');
+    const policy = need('policy', "(the policy name, the key's second segment)");
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(policy))
+      throw bad('policy', 'must be a Kubernetes object name');
+    const scheduledTime = need('scheduled-time', '(ISO 8601)');
+    if (Number.isNaN(new Date(scheduledTime).getTime()))
+      throw bad('scheduled-time', `not a valid time: ${scheduledTime}`);
+    const opts: AgentBackupOptions = { command, ...common, source, policy, scheduledTime, compression };
+    const backupName = str('backup-name');
+    if (backupName !== undefined) opts.backupName = backupName;
+    if (level !== undefined) opts.compressionLevel = level;
+    return opts;
+  }
+
+  const kind = oneOf(
+    'target',
+    ['postgres', 'mysql', 'mariadb', 'tar', 'custom'] as const,
+    need('target', '(postgres, mysql, mariadb, tar or custom)'),
+  );
+  if (kind !== 'custom' && trailing.length > 0)
+    throw bad('--', 'a command after -- is only for --target custom');
+  let target: RestoreTarget;
+  switch (kind) {
+    case 'postgres':
+    case 'mysql':
+    case 'mariadb': {
+      const t: DatabaseTarget = { kind, ...connection() };
+      const db = str('database');
+      if (db !== undefined) t.database = db;
+      target = t;
+      break;
+    }
+    case 'tar':
+      target = { kind, directory: need('target-dir', 'for --target tar') };
+      break;
+    default:
+      if (trailing.length === 0) throw bad('--', '--target custom needs its command after --');
+      target = { kind: 'custom', command: trailing };
+  }
+  const opts: AgentRestoreOptions = {
+    command,
+    ...common,
+    manifestKey: need('manifest-key', "(the Backup's manifest key)"),
+    target,
+  };
+  if (bool('overwrite')) opts.overwrite = true;
+  if (bool('clean')) opts.clean = true;
+  if (bool('no-owner')) opts.noOwner = true;
+  return opts;
+}
+
+/** Builds the agent's argv (the Job container's `args`) from options; the inverse of parseAgentArgs. */
+export function toAgentArgs(opts: AgentOptions): string[] {
+  const a: string[] = [opts.command];
+  const add = (flag: string, v: string | number | boolean | undefined) => {
+    if (v === undefined || v === false) return;
+    if (v === true) a.push(`--${flag}`);
+    // A value that starts with "-" would read as a flag: glue it on with "=".
+    else if (String(v).startsWith('-')) a.push(`--${flag}=${String(v)}`);
+    else a.push(`--${flag}`, String(v));
+  };
+  const conn = (c: DatabaseConnection) => {
+    add('host', c.host);
+    add('port', c.port);
+    add('user', c.user);
+  };
+  let trailing: string[] = [];
+  if (opts.command === 'backup') {
+    const s = opts.source;
+    add('source', s.kind);
+    switch (s.kind) {
+      case 'postgres':
+        conn(s);
+        add('database', s.database);
+        add('all-databases', s.allDatabases);
+        for (const schema of s.schemas ?? []) add('schema', schema);
+        add('format', s.format);
+        break;
+      case 'mysql':
+      case 'mariadb':
+        conn(s);
+        add('database', s.database);
+        add('all-databases', s.allDatabases);
+        break;
+      case 'tar':
+        for (const p of s.paths) add('volume', p);
+        break;
+      case 'custom':
+        add('extension', s.extension);
+        trailing = s.command;
+        break;
+      case 'snapshot':
+        break;
+    }
+    add('policy', opts.policy);
+    add('scheduled-time', opts.scheduledTime);
+    add('backup-name', opts.backupName);
+    add('compression', opts.compression);
+    add('compression-level', opts.compressionLevel);
+  } else {
+    const t = opts.target;
+    add('target', t.kind);
+    switch (t.kind) {
+      case 'tar':
+        add('target-dir', t.directory);
+        break;
+      case 'custom':
+        trailing = t.command;
+        break;
+      default:
+        conn(t);
+        add('database', t.database);
+    }
+    add('manifest-key', opts.manifestKey);
+    add('overwrite', opts.overwrite);
+    add('clean', opts.clean);
+    add('no-owner', opts.noOwner);
+  }
+  const d = opts.destination;
+  add('dest-type', d.type);
+  add('dest-bucket', d.bucket);
+  add('dest-path', d.path);
+  add('dest-endpoint', d.endpoint);
+  add('dest-region', d.region);
+  add('dest-force-path-style', d.forcePathStyle);
+  add('dest-checksums', d.checksums);
+  add('dest-root', d.root);
+  add('termination-log', opts.terminationLog);
+  add('progress-interval', opts.progressIntervalSeconds);
+  if (trailing.length) a.push('--', ...trailing);
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The termination message
+
+export interface AgentSuccess {
+  ok: true;
+  command: 'backup' | 'restore';
+  /** `s3://bucket/key`, `gs://bucket/key` or `file:///…`. */
+  location: string;
+  key: string;
+  manifestKey: string;
+  /** Stored (compressed) size. */
+  sizeBytes: number;
+  /** Size before compression. */
+  rawBytes: number;
+  /** sha256 (hex) of the stored bytes. */
+  sha256: string;
+  compression: Compression;
+  startTime: string;
+  completionTime: string;
+  durationMs: number;
+}
+
+export interface AgentFailure {
+  ok: false;
+  command?: 'backup' | 'restore';
+  reason: AgentFailureReason;
+  /** What went wrong and what to fix; never credentials. */
+  message: string;
+  exitCode: number;
+  startTime?: string;
+  completionTime?: string;
+}
+
+export type AgentResult = AgentSuccess | AgentFailure;
+
+/** The JSON the agent writes as its termination message, cut to fit Kubernetes' 4096 bytes. */
+export function formatAgentResult(result: AgentResult): string {
+  let text = JSON.stringify(result);
+  if (Buffer.byteLength(text) <= TERMINATION_MESSAGE_LIMIT || result.ok) return text;
+  let message = result.message;
+  while (Buffer.byteLength(text) > TERMINATION_MESSAGE_LIMIT && message.length > 0) {
+    const over = Buffer.byteLength(text) - TERMINATION_MESSAGE_LIMIT;
+    message = message.slice(0, Math.max(0, message.length - over - 16));
+    text = JSON.stringify({ ...result, message: `${message}…` });
+  }
+  return text;
+}
+
+const REASONS: readonly AgentFailureReason[] = [
+  'InvalidArguments',
+  'Unsupported',
+  'SourceFailed',
+  'RestoreFailed',
+  'StorageFailed',
+  'VerificationFailed',
+  'TargetNotEmpty',
+  'Internal',
+];
+
+/** Reads a termination message; throws InvalidSpec('terminationMessage') when it is not one. */
+export function parseAgentResult(text: string): AgentResult {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new InvalidSpec('terminationMessage', `not JSON: ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  if (typeof v !== 'object' || v === null) throw new InvalidSpec('terminationMessage', 'not an object');
+  const o = v as Record<string, unknown>;
+  const expect = (k: string, type: 'string' | 'number', optional = false) => {
+    if (optional && o[k] === undefined) return;
+    if (typeof o[k] !== type || (type === 'number' && !Number.isFinite(o[k]))) {
+      throw new InvalidSpec(`terminationMessage.${k}`, `must be a ${type}`);
+    }
+  };
+  if (o.ok === true) {
+    if (o.command !== 'backup' && o.command !== 'restore')
+      throw new InvalidSpec('terminationMessage.command', 'must be backup or restore');
+    for (const k of ['location', 'key', 'manifestKey', 'sha256', 'startTime', 'completionTime'])
+      expect(k, 'string');
+    for (const k of ['sizeBytes', 'rawBytes', 'durationMs']) expect(k, 'number');
+    if (!COMPRESSIONS.includes(o.compression as Compression))
+      throw new InvalidSpec('terminationMessage.compression', 'unknown');
+    if (!/^[0-9a-f]{64}$/.test(String(o.sha256)))
+      throw new InvalidSpec('terminationMessage.sha256', 'must be 64 hex digits');
+    return o as unknown as AgentSuccess;
+  }
+  if (o.ok === false) {
+    if (!REASONS.includes(o.reason as AgentFailureReason))
+      throw new InvalidSpec('terminationMessage.reason', `unknown reason ${String(o.reason)}`);
+    expect('message', 'string');
+    expect('exitCode', 'number');
+    expect('startTime', 'string', true);
+    expect('completionTime', 'string', true);
+    return o as unknown as AgentFailure;
+  }
+  throw new InvalidSpec('terminationMessage.ok', 'must be true or false');
+}
