@@ -108,7 +108,10 @@ export class ChildSink extends Writable {
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const stdin = this.#child.stdin;
-    if (!stdin || stdin.destroyed) return cb(new Error('the restore tool closed its input'));
+    if (!stdin || stdin.destroyed) {
+      cb(new Error('the restore tool closed its input'));
+      return;
+    }
     if (stdin.write(chunk)) cb();
     else stdin.once('drain', () => cb());
   }
