@@ -50,7 +50,11 @@ export const BackupStatus = Type.Object(
     location: Type.Optional(
       Type.String({ description: 'URL of the artifact: s3://…, gs://…, pvc://claim/path.' }),
     ),
-    manifestLocation: Type.Optional(Type.String()),
+    key: Type.Optional(Type.String({ description: 'Object key (or path under the claim) of the artifact.' })),
+    manifestKey: Type.Optional(Type.String({ description: 'Key of the manifest beside the artifact.' })),
+    rawBytes: Type.Optional(
+      Type.Integer({ minimum: 0, format: 'int64', description: 'Size before compression.' }),
+    ),
     sizeBytes: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
     sha256: Type.Optional(Type.String({ pattern: '^[a-f0-9]{64}$' })),
     compression: Type.Optional(StringEnum(COMPRESSIONS)),

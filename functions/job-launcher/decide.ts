@@ -1,0 +1,241 @@
+/**
+ * job-launcher's pure decision: a Backup without a Job gets one — or, when its source, Secrets or
+ * volumes are missing, goes Failed with a reason a person understands, and an Event.
+ */
+import type { AgentSource } from '../../shared/agent-contract.ts';
+import { AGENT_ENV } from '../../shared/agent-contract.ts';
+import type { Backup, BackupPolicy, DatabaseBackup, PolicyKind } from '../../shared/api/index.ts';
+import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
+import { Reason } from '../../shared/conditions.ts';
+import {
+  agentJob,
+  type Binding,
+  destinationBinding,
+  emptyBinding,
+  mergeBindings,
+  secretEnv,
+  sourceVolumesBinding,
+} from '../../shared/jobs.ts';
+import { Labels, selectorToString } from '../../shared/labels.ts';
+import type { Action, Plan } from '../../shared/plan.ts';
+import { refOf } from '../../shared/plan.ts';
+import { isFinished, type Policy, policyLabels } from '../../shared/policy.ts';
+
+export interface Endpoint {
+  /** Service DNS name or Pod IP. */
+  host: string;
+  port?: number;
+  /** What it is, for messages: `Service postgres`. */
+  what: string;
+}
+
+export interface LaunchState {
+  backup: Backup;
+  policy: Policy | undefined;
+  /** Endpoints databaseSelector matched (Services first, then ready Pods), sorted. */
+  endpoints: Endpoint[];
+  /** Secrets of the namespace that the policy names, and whether each exists. */
+  secrets: Record<string, boolean>;
+  /** PVCs the policy names (destination) and whether each exists. */
+  claims: Record<string, boolean>;
+  /** PVCs pvcSelector matched, sorted. */
+  selectedClaims: string[];
+}
+
+const DEFAULT_PORTS = { postgres: 5432, mysql: 3306, mariadb: 3306 } as const;
+
+class Refusal {
+  constructor(
+    readonly reason: string,
+    readonly message: string,
+  ) {}
+}
+
+function fail(state: LaunchState, now: Date, reason: string, message: string): Plan {
+  const b = state.backup;
+  const at = refOf(b, 'Backup');
+  return [
+    {
+      type: 'status',
+      kind: 'Backup',
+      namespace: at.namespace,
+      name: at.name,
+      set: { phase: 'Failed', reason, message, completionTime: now.toISOString() },
+      conditions: [{ type: 'Ready', status: 'False', reason, message }],
+      ...(b.metadata.generation === undefined ? {} : { observedGeneration: b.metadata.generation }),
+      why: message,
+    },
+    { type: 'event', involved: at, eventType: 'Warning', reason: Reason.BackupFailed, message },
+  ];
+}
+
+function needSecret(state: LaunchState, name: string, field: string): void {
+  if (!state.secrets[name]) {
+    throw new Refusal(
+      Reason.SecretNotFound,
+      `Secret ${name} (${field}) does not exist in namespace ${state.backup.metadata.namespace}`,
+    );
+  }
+}
+
+function needClaim(state: LaunchState, name: string, field: string): void {
+  if (!state.claims[name]) {
+    throw new Refusal(
+      'VolumeNotFound',
+      `PersistentVolumeClaim ${name} (${field}) does not exist in namespace ${state.backup.metadata.namespace}`,
+    );
+  }
+}
+
+function databaseSource(state: LaunchState, p: DatabaseBackup): { source: AgentSource; binding: Binding } {
+  const spec = p.spec;
+  const type = spec.databaseType ?? 'postgres';
+  const db = spec.database ?? {};
+  let host = db.host;
+  let port = db.port;
+  if (!host) {
+    const first = state.endpoints[0];
+    if (!first) {
+      throw new Refusal(
+        Reason.SourceNotFound,
+        `no Service or running Pod in namespace ${p.metadata.namespace} matches databaseSelector ${selectorToString(spec.databaseSelector ?? {})}`,
+      );
+    }
+    host = first.host;
+    port ??= first.port;
+  }
+  const binding = emptyBinding();
+  if (db.passwordSecretRef) {
+    needSecret(state, db.passwordSecretRef.name, 'spec.database.passwordSecretRef');
+    const envName = type === 'postgres' ? AGENT_ENV.postgresPassword : AGENT_ENV.mysqlPassword;
+    binding.env.push(secretEnv(envName, db.passwordSecretRef.name, db.passwordSecretRef.key ?? 'password'));
+  }
+  const conn = {
+    host,
+    port: port ?? DEFAULT_PORTS[type],
+    user: db.user ?? (type === 'postgres' ? 'postgres' : 'root'),
+  };
+  const source: AgentSource =
+    type === 'postgres'
+      ? {
+          kind: 'postgres',
+          ...conn,
+          ...(db.allDatabases ? { allDatabases: true } : { database: db.name ?? 'postgres' }),
+          ...(db.schemas?.length ? { schemas: db.schemas } : {}),
+          format: spec.format ?? 'custom',
+        }
+      : {
+          kind: type,
+          ...conn,
+          ...(db.allDatabases || !db.name ? { allDatabases: true } : { database: db.name }),
+        };
+  return { source, binding };
+}
+
+function volumeSource(state: LaunchState, p: BackupPolicy): { source: AgentSource; binding: Binding } {
+  const strategy = p.spec.backupStrategy ?? 'tar';
+  if (strategy === 'snapshot') {
+    throw new Refusal(
+      'Unsupported',
+      'backupStrategy snapshot needs CSI VolumeSnapshots, which this version of Cairn does not drive yet: use tar',
+    );
+  }
+  if (state.selectedClaims.length === 0) {
+    throw new Refusal(
+      'VolumeNotFound',
+      `no PersistentVolumeClaim in namespace ${p.metadata.namespace} matches pvcSelector ${selectorToString(p.spec.pvcSelector)}`,
+    );
+  }
+  const { paths, binding } = sourceVolumesBinding(state.selectedClaims);
+  if (strategy === 'custom') return { source: { kind: 'custom', command: p.spec.command ?? [] }, binding };
+  return { source: { kind: 'tar', paths }, binding };
+}
+
+export function decide(state: LaunchState, now: Date): Plan {
+  const { backup, policy } = state;
+  if (backup.metadata.deletionTimestamp || isFinished(backup) || backup.status?.jobName) return [];
+  const kind: PolicyKind = backup.spec.policyRef.kind;
+  const at = refOf(backup, 'Backup');
+  try {
+    if (!policy) {
+      throw new Refusal(
+        'PolicyNotFound',
+        `${kind} ${backup.spec.policyRef.name} does not exist in namespace ${at.namespace}`,
+      );
+    }
+    const { source, binding: sourceBinding } =
+      kind === 'DatabaseBackup'
+        ? databaseSource(state, policy as DatabaseBackup)
+        : volumeSource(state, policy as BackupPolicy);
+    const spec = policy.spec;
+    const dest = spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
+    if (dest.type === 'pvc') needClaim(state, dest.claimName ?? '', 'spec.storageDestination.claimName');
+    if (dest.secretName) needSecret(state, dest.secretName, 'spec.storageDestination.secretName');
+    const { agent, binding: destBinding } = destinationBinding(dest);
+    const labels = {
+      ...policyLabels(kind, policy.metadata.name),
+      [Labels.backup]: at.name,
+      [Labels.component]: 'backup',
+    };
+    const job = agentJob({
+      name: at.name,
+      namespace: at.namespace,
+      owner: backup,
+      ownerKind: 'Backup',
+      labels,
+      options: {
+        command: 'backup',
+        source,
+        destination: agent,
+        policy: policy.metadata.name,
+        scheduledTime: backup.spec.scheduledTime ?? backup.metadata.creationTimestamp ?? now.toISOString(),
+        backupName: at.name,
+        compression: spec.compression ?? 'zstd',
+      },
+      binding: mergeBindings(sourceBinding, destBinding),
+      image: spec.backupImage,
+      serviceAccountName: spec.serviceAccountName,
+      resources: spec.resources,
+      backoffLimit: spec.backoffLimit ?? 2,
+      activeDeadlineSeconds: spec.activeDeadlineSeconds ?? 3600,
+    });
+    const plan: Action[] = [];
+    const missing = Object.entries(labels).filter(
+      ([k]) => k !== Labels.component && backup.metadata.labels?.[k] === undefined,
+    );
+    if (missing.length > 0) {
+      // A Backup made by hand gets the policy's labels, so the policy's status and retention see it.
+      plan.push({
+        type: 'patch',
+        kind: 'Backup',
+        namespace: at.namespace,
+        name: at.name,
+        patch: { metadata: { labels: Object.fromEntries(missing) } },
+        why: 'label the Backup with its policy',
+      });
+    }
+    plan.push({ type: 'create', kind: 'Job', object: job, why: `run the agent for Backup ${at.name}` });
+    plan.push({
+      type: 'status',
+      kind: 'Backup',
+      namespace: at.namespace,
+      name: at.name,
+      set: { phase: 'Pending', jobName: at.name, compression: spec.compression ?? 'zstd' },
+      conditions: [
+        { type: 'Ready', status: 'False', reason: Reason.JobCreated, message: `Job ${at.name} created` },
+      ],
+      why: 'the Job exists',
+    });
+    plan.push({
+      type: 'event',
+      involved: at,
+      eventType: 'Normal',
+      reason: Reason.JobCreated,
+      message: `Created backup Job ${at.name}`,
+    });
+    return plan;
+  } catch (err) {
+    if (err instanceof Refusal) return fail(state, now, err.reason, err.message);
+    throw err;
+  }
+}

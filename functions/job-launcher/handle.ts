@@ -1,0 +1,36 @@
+/**
+ * job-launcher: on a Backup that has no Job (its add event, or the tick for any that a lost event
+ * left behind), resolves source and destination and creates the agent Job.
+ */
+import type { Backup } from '../../shared/api/index.ts';
+import { InvalidEvent } from '../../shared/errors.ts';
+import { eventKind, parseResourceEvent } from '../../shared/events.ts';
+import { makeHandle, type Planner } from '../../shared/function.ts';
+import { decide } from './decide.ts';
+import { gather, needsJob } from './gather.ts';
+
+export const NAME = 'job-launcher';
+
+export const plan: Planner = async (event, { kube, clock }) => {
+  const now = clock.now();
+  switch (eventKind(event)) {
+    case 'ping': {
+      const backups = (await kube.list<Backup>('Backup', undefined)).filter(needsJob);
+      const plans = await Promise.all(backups.map(async (b) => decide(await gather(kube, b), now)));
+      return { plan: plans.flat() };
+    }
+    case 'resource': {
+      const ev = parseResourceEvent(event);
+      if (ev.kind !== 'Backup')
+        throw new InvalidEvent(`kind: ${NAME} handles Backup events, not ${ev.kind}`, 'kind');
+      if (ev.action === 'delete') return { plan: [] };
+      const backup = await kube.get<Backup>('Backup', ev.namespace, ev.name);
+      if (!backup || !needsJob(backup)) return { plan: [] };
+      return { plan: decide(await gather(kube, backup), now) };
+    }
+    default:
+      throw new InvalidEvent(`type: ${NAME} does not handle ${String(event.type)} events`, 'type');
+  }
+};
+
+export const handle = makeHandle(NAME, plan);

@@ -1,0 +1,177 @@
+/**
+ * The agent Jobs job-launcher and restore-runner create: how a resource's source, target and
+ * destination become the agent's arguments, env (credentials only as secretKeyRefs) and volumes,
+ * in a pod that passes the Pod Security "restricted" profile.
+ */
+import { AGENT_ENV, type AgentOptions, DEFAULT_TERMINATION_LOG, toAgentArgs } from './agent-contract.ts';
+import type { Resources, StorageDestination } from './api/index.ts';
+import type { KubeObject } from './kube.ts';
+import { controllerRef } from './policy.ts';
+import type { StorageDestination as AgentDestination } from './storage/types.ts';
+
+export const DEFAULT_AGENT_IMAGE = 'ghcr.io/cairn-dev/cairn-agent:0.1.0';
+/** Where a pvc destination is mounted in the agent pod. */
+export const BACKUP_MOUNT = '/backup';
+/** Where source PVCs are mounted (read-only), one folder per claim. */
+export const SOURCES_MOUNT = '/sources';
+/** Where a restore target PVC is mounted. */
+export const RESTORE_MOUNT = '/restore';
+const GCS_KEY_MOUNT = '/var/run/secrets/cairn/gcs';
+/** The key of the GCS service-account key file in the destination Secret. */
+export const GCS_KEY_FILE = 'key.json';
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef: { name: string; key: string } };
+}
+export interface Volume {
+  name: string;
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  secret?: { secretName: string; items?: { key: string; path: string }[] };
+  emptyDir?: Record<string, never>;
+}
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+}
+
+/** What a pod needs for one side (source, target or destination) of the agent's work. */
+export interface Binding {
+  env: EnvVar[];
+  volumes: Volume[];
+  mounts: VolumeMount[];
+}
+
+export const emptyBinding = (): Binding => ({ env: [], volumes: [], mounts: [] });
+
+export function mergeBindings(...bs: Binding[]): Binding {
+  return {
+    env: bs.flatMap((b) => b.env),
+    volumes: bs.flatMap((b) => b.volumes),
+    mounts: bs.flatMap((b) => b.mounts),
+  };
+}
+
+export function secretEnv(name: string, secret: string, key: string): EnvVar {
+  return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
+}
+
+/** The agent's view of a destination, and the pod's Secrets and volumes for it. */
+export function destinationBinding(dest: StorageDestination): { agent: AgentDestination; binding: Binding } {
+  const b = emptyBinding();
+  const agent: AgentDestination = { type: dest.type };
+  if (dest.path) agent.path = dest.path;
+  if (dest.type === 'pvc') {
+    agent.root = BACKUP_MOUNT;
+    b.volumes.push({ name: 'backup-store', persistentVolumeClaim: { claimName: dest.claimName ?? '' } });
+    b.mounts.push({ name: 'backup-store', mountPath: BACKUP_MOUNT });
+    return { agent, binding: b };
+  }
+  if (dest.bucket) agent.bucket = dest.bucket;
+  if (dest.type === 's3') {
+    if (dest.endpoint) agent.endpoint = dest.endpoint;
+    agent.region = dest.region ?? 'us-east-1';
+    const pathStyle = dest.forcePathStyle ?? dest.endpoint !== undefined;
+    if (pathStyle) agent.forcePathStyle = true;
+    if (dest.secretName) {
+      b.env.push(secretEnv(AGENT_ENV.awsAccessKeyId, dest.secretName, 'AWS_ACCESS_KEY_ID'));
+      b.env.push(secretEnv(AGENT_ENV.awsSecretAccessKey, dest.secretName, 'AWS_SECRET_ACCESS_KEY'));
+    }
+  } else if (dest.secretName) {
+    b.volumes.push({
+      name: 'gcs-key',
+      secret: { secretName: dest.secretName, items: [{ key: GCS_KEY_FILE, path: GCS_KEY_FILE }] },
+    });
+    b.mounts.push({ name: 'gcs-key', mountPath: GCS_KEY_MOUNT, readOnly: true });
+    b.env.push({ name: AGENT_ENV.googleCredentials, value: `${GCS_KEY_MOUNT}/${GCS_KEY_FILE}` });
+  }
+  return { agent, binding: b };
+}
+
+/** PVCs mounted read-only under /sources/<claim>. */
+export function sourceVolumesBinding(claims: readonly string[]): { paths: string[]; binding: Binding } {
+  const b = emptyBinding();
+  const paths: string[] = [];
+  claims.forEach((claim, i) => {
+    const name = `source-${i}`;
+    const mountPath = `${SOURCES_MOUNT}/${claim}`;
+    b.volumes.push({ name, persistentVolumeClaim: { claimName: claim, readOnly: true } });
+    b.mounts.push({ name, mountPath, readOnly: true });
+    paths.push(mountPath);
+  });
+  return { paths, binding: b };
+}
+
+export interface AgentJobInput {
+  name: string;
+  namespace: string;
+  /** The Backup or Restore that owns the Job. */
+  owner: KubeObject;
+  ownerKind: 'Backup' | 'Restore';
+  labels: Record<string, string>;
+  options: AgentOptions;
+  binding: Binding;
+  image?: string | undefined;
+  serviceAccountName?: string | undefined;
+  resources?: Resources | undefined;
+  backoffLimit: number;
+  activeDeadlineSeconds: number;
+}
+
+const NON_ROOT_UID = 65532;
+
+export function agentJob(input: AgentJobInput): KubeObject {
+  const tmp: Volume = { name: 'tmp', emptyDir: {} };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: input.name,
+      namespace: input.namespace,
+      labels: input.labels,
+      ownerReferences: [controllerRef(input.owner, input.ownerKind)],
+    },
+    spec: {
+      backoffLimit: input.backoffLimit,
+      activeDeadlineSeconds: input.activeDeadlineSeconds,
+      template: {
+        metadata: { labels: input.labels },
+        spec: {
+          restartPolicy: 'Never',
+          ...(input.serviceAccountName ? { serviceAccountName: input.serviceAccountName } : {}),
+          // Only a pod with its own identity (Workload Identity, IRSA) needs a token.
+          automountServiceAccountToken: input.serviceAccountName !== undefined,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: NON_ROOT_UID,
+            runAsGroup: NON_ROOT_UID,
+            fsGroup: NON_ROOT_UID,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'agent',
+              image: input.image ?? process.env.CAIRN_AGENT_IMAGE ?? DEFAULT_AGENT_IMAGE,
+              args: toAgentArgs(input.options),
+              env: input.binding.env,
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...input.binding.mounts],
+              ...(input.resources ? { resources: input.resources } : {}),
+              terminationMessagePath: DEFAULT_TERMINATION_LOG,
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+            },
+          ],
+          volumes: [tmp, ...input.binding.volumes],
+        },
+      },
+    },
+  };
+}
