@@ -93,9 +93,11 @@ test('databaseSelector resolves to the matching Service and its port', (t) => {
     state({ policy, endpoints: [{ host: 'postgres.default.svc', port: 6432, what: 'Service postgres' }] }),
     now,
   );
-  t.like(parseAgentArgs(podOf(jobOf(plan)).containers[0].args).source, {
-    host: 'postgres.default.svc',
-    port: 6432,
+  t.like(parseAgentArgs(podOf(jobOf(plan)).containers[0].args), {
+    source: {
+      host: 'postgres.default.svc',
+      port: 6432,
+    },
   });
 });
 
