@@ -151,8 +151,11 @@ export interface PingEventOptions extends BuildOptions {
    * default when data is given) it is parsed, so the event holds what a receiver would see.
    * An object is taken as already-parsed JSON.
    */
-  data?: string | Record<string, unknown> | unknown[];
-  /** `spec.contentType`; default application/json when data is given, none otherwise. */
+  data?: string | Uint8Array | Record<string, unknown> | unknown[];
+  /**
+   * `spec.contentType`; default application/json when data is given. `''` stands for a PingSource
+   * without contentType: the data goes as-is, with no datacontenttype.
+   */
   contentType?: string;
   /** `spec.ceOverrides.extensions`. */
   extensions?: Record<string, string>;
@@ -168,9 +171,14 @@ export function pingEvent(opts: PingEventOptions): CloudEvent<unknown> {
   };
   if (opts.data !== undefined) {
     const contentType = opts.contentType ?? 'application/json';
-    attrs.datacontenttype = contentType;
-    attrs.data =
-      typeof opts.data === 'string' && isJsonType(contentType) ? parseJson(opts.data, 'data') : opts.data;
+    if (contentType !== '') attrs.datacontenttype = contentType;
+    const text =
+      typeof opts.data === 'string'
+        ? opts.data
+        : isBinary(opts.data)
+          ? Buffer.from(opts.data).toString()
+          : null;
+    attrs.data = text !== null && isJsonType(contentType) ? parseJson(text, 'data') : opts.data;
   }
   return new CloudEvent<unknown>(attrs);
 }
