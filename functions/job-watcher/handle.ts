@@ -1,0 +1,85 @@
+/**
+ * job-watcher: on changes of Cairn's Jobs and their Pods, moves Backups and Restores through
+ * their phases, derives the policy's status, records Events, and replies with
+ * dev.cairn.backup|restore.completed|failed. On the tick it fails runs whose Job vanished or
+ * outlived its deadline, so nothing stays Running forever.
+ */
+import type { Backup, Restore } from '../../shared/api/index.ts';
+import { InvalidEvent } from '../../shared/errors.ts';
+import type { CairnEventType } from '../../shared/event-types.ts';
+import { cairnEvent, eventKind, functionSource, parseResourceEvent } from '../../shared/events.ts';
+import { type FunctionDeps, makeHandle, type Outcome, type Planner } from '../../shared/function.ts';
+import type { KubeObject } from '../../shared/kube.ts';
+import type { Plan } from '../../shared/plan.ts';
+import { isFinished } from '../../shared/policy.ts';
+import { decidePolicy, decideRun } from './decide.ts';
+import { getRun, jobNameOfPod, jobState, policyAndBackups, type RunKind, runOf } from './gather.ts';
+
+export const NAME = 'job-watcher';
+
+async function planRun(
+  deps: FunctionDeps,
+  kind: RunKind,
+  run: Backup | Restore,
+  jobName: string,
+  jobDeleted: boolean,
+): Promise<Outcome> {
+  const namespace = run.metadata.namespace ?? 'default';
+  const state = jobDeleted ? { job: undefined, pods: [] } : await jobState(deps.kube, namespace, jobName);
+  const d = decideRun(kind, run, state, deps.clock.now(), jobDeleted);
+  const plan: Plan = [...d.plan];
+  if (kind === 'Backup') {
+    const { policy, backups } = await policyAndBackups(deps.kube, run as Backup);
+    if (policy) {
+      const merged = backups.map((b) => (b.metadata.name === run.metadata.name ? (d.updated as Backup) : b));
+      plan.push(...decidePolicy((run as Backup).spec.policyRef.kind, policy, merged));
+    }
+  }
+  const reply = d.reply
+    ? cairnEvent(d.reply.type as CairnEventType, {
+        subject: d.reply.subject,
+        source: functionSource(NAME),
+        data: d.reply.data,
+      })
+    : undefined;
+  return { plan, ...(reply ? { reply } : {}) };
+}
+
+export const plan: Planner = async (event, deps) => {
+  switch (eventKind(event)) {
+    case 'resource': {
+      const ev = parseResourceEvent(event);
+      let jobName: string | undefined;
+      if (ev.kind === 'Job') jobName = ev.name;
+      else if (ev.kind === 'Pod') jobName = jobNameOfPod(ev.object as KubeObject);
+      else throw new InvalidEvent(`kind: ${NAME} handles Job and Pod events, not ${ev.kind}`, 'kind');
+      if (!jobName) return { plan: [] };
+      const owner = runOf((ev.object as KubeObject).metadata.labels);
+      if (!owner) return { plan: [] };
+      const run = await getRun(deps.kube, owner.kind, ev.namespace, owner.name);
+      if (!run) return { plan: [] };
+      return planRun(deps, owner.kind, run, jobName, ev.kind === 'Job' && ev.action === 'delete');
+    }
+    case 'ping': {
+      const [backups, restores] = await Promise.all([
+        deps.kube.list<Backup>('Backup', undefined),
+        deps.kube.list<Restore>('Restore', undefined),
+      ]);
+      const open: [RunKind, Backup | Restore][] = [
+        ...backups.filter((b) => !isFinished(b)).map((b): [RunKind, Backup] => ['Backup', b]),
+        ...restores
+          .filter((r) => !isFinished(r as unknown as Backup))
+          .map((r): [RunKind, Restore] => ['Restore', r]),
+      ];
+      const outcomes = await Promise.all(
+        open.map(([kind, run]) => planRun(deps, kind, run, run.status?.jobName ?? run.metadata.name, false)),
+      );
+      // The tick answers with no event: each finished run's own event carries it.
+      return { plan: outcomes.flatMap((o) => o.plan) };
+    }
+    default:
+      throw new InvalidEvent(`type: ${NAME} does not handle ${String(event.type)} events`, 'type');
+  }
+};
+
+export const handle = makeHandle(NAME, plan);
