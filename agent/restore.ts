@@ -120,22 +120,11 @@ function mismatch(a: Artifact, hash: HashTap): VerificationFailed | undefined {
 /** Decompression errors mean a corrupt artifact; storage and verification errors stay what they are. */
 function classify(e: unknown, a: Artifact): unknown {
   if (e instanceof VerificationFailed || e instanceof StorageError) return e;
+  // zlib's error codes are Z_* (gzip) and ZSTD_error_* (zstd).
   const code = (e as { code?: unknown } | null)?.code;
-  if (
-    typeof code === 'string' &&
-    (code.startsWith('Z_') || code.startsWith('ERR_ZSTD') || code === 'ERR_ZLIB')
-  ) {
+  if (typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ZSTD_error'))) {
     return new VerificationFailed(
       `artifact ${a.key} cannot be decompressed (${messageOf(e)}): it is corrupt; nothing was restored`,
-    );
-  }
-  if (
-    e instanceof Error &&
-    /zstd|incorrect header|unexpected end of file|invalid/i.test(e.message) &&
-    code !== 'EPIPE'
-  ) {
-    return new VerificationFailed(
-      `artifact ${a.key} cannot be decompressed (${e.message}): it is corrupt; nothing was restored`,
     );
   }
   return e;
@@ -176,11 +165,14 @@ async function applyArtifact(ctx: RestoreCtx, spec: ToolSpec): Promise<RunningTo
   } catch (e) {
     tool.kill();
     await tool.done.catch(() => {});
-    const exit = tool.exit();
-    // The tool failing by itself (the pipeline then sees EPIPE) is the cause, unless the artifact was bad.
     const cause = classify(e, a);
-    if (!(cause instanceof VerificationFailed) && exit && exit.code !== null && exit.code !== 0)
+    const exit = tool.exit();
+    if (!(cause instanceof VerificationFailed) && exit?.code) {
+      // The tool failed by itself (the pipeline then sees EPIPE). A tool choking on a corrupt
+      // artifact must be reported as the corrupt artifact: read the rest to tell which it is.
+      if (hash.sha256 === undefined) await verifyArtifact(ctx);
       await tool.done;
+    }
     throw cause;
   }
   await tool.done;
