@@ -1,0 +1,33 @@
+/** restore-runner's reads: the Restore, its Backup and policy (same namespace only), and what they name. */
+import type { Backup, Restore } from '../../shared/api/index.ts';
+import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
+import type { KubeClient } from '../../shared/kube.ts';
+import type { Policy } from '../../shared/policy.ts';
+import type { RestoreState } from './decide.ts';
+
+export async function gather(kube: KubeClient, restore: Restore): Promise<RestoreState> {
+  const ns = restore.metadata.namespace ?? 'default';
+  // The Backup is read from the Restore's own namespace: a Restore cannot reach another's backups.
+  const backup = await kube.get<Backup>('Backup', ns, restore.spec.backupRef.name);
+  const policy = backup
+    ? await kube.get<Policy>(backup.spec.policyRef.kind, ns, backup.spec.policyRef.name)
+    : undefined;
+  const secrets = new Set<string>();
+  const claims = new Set<string>();
+  const dest = policy?.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
+  if (dest.secretName) secrets.add(dest.secretName);
+  if (dest.type === 'pvc' && dest.claimName) claims.add(dest.claimName);
+  const t = restore.spec.target;
+  if (t.pvc) claims.add(t.pvc.claimName);
+  if (t.database?.passwordSecretRef) secrets.add(t.database.passwordSecretRef.name);
+  const state: RestoreState = { restore, backup, policy, secrets: {}, claims: {} };
+  await Promise.all([
+    ...[...secrets].map(async (s) => {
+      state.secrets[s] = (await kube.get('Secret', ns, s)) !== undefined;
+    }),
+    ...[...claims].map(async (c) => {
+      state.claims[c] = (await kube.get('PersistentVolumeClaim', ns, c)) !== undefined;
+    }),
+  ]);
+  return state;
+}

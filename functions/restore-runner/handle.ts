@@ -1,0 +1,35 @@
+/** restore-runner: on a Restore (or the tick, for any a lost event left behind), checks it and starts its Job. */
+import type { Restore } from '../../shared/api/index.ts';
+import { InvalidEvent } from '../../shared/errors.ts';
+import { eventKind, parseResourceEvent } from '../../shared/events.ts';
+import { makeHandle, type Planner } from '../../shared/function.ts';
+import { decide } from './decide.ts';
+import { gather } from './gather.ts';
+
+export const NAME = 'restore-runner';
+
+const waiting = (r: Restore) => !r.metadata.deletionTimestamp && !r.status?.phase && !r.status?.jobName;
+
+export const plan: Planner = async (event, { kube, clock }) => {
+  const now = clock.now();
+  switch (eventKind(event)) {
+    case 'ping': {
+      const restores = (await kube.list<Restore>('Restore', undefined)).filter(waiting);
+      const plans = await Promise.all(restores.map(async (r) => decide(await gather(kube, r), now)));
+      return { plan: plans.flat() };
+    }
+    case 'resource': {
+      const ev = parseResourceEvent(event);
+      if (ev.kind !== 'Restore')
+        throw new InvalidEvent(`kind: ${NAME} handles Restore events, not ${ev.kind}`, 'kind');
+      if (ev.action === 'delete') return { plan: [] };
+      const restore = await kube.get<Restore>('Restore', ev.namespace, ev.name);
+      if (!restore || !waiting(restore)) return { plan: [] };
+      return { plan: decide(await gather(kube, restore), now) };
+    }
+    default:
+      throw new InvalidEvent(`type: ${NAME} does not handle ${String(event.type)} events`, 'type');
+  }
+};
+
+export const handle = makeHandle(NAME, plan);
