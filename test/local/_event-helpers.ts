@@ -2,12 +2,13 @@
  * Real receivers for the event-source and broker tests: a node:http server that records what it
  * gets and answers as told, a faas-js-runtime function server, free ports and temp folders.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeConfig, type KubernetesObject, KubernetesObjectApi, loadAllYaml } from '@kubernetes/client-node';
 import { HTTP } from 'cloudevents';
 import type { CloudEventLike } from '../../shared/events.ts';
 
@@ -117,5 +118,30 @@ export async function until<T>(
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The API server emulator in-process (memory only), with Cairn's CRDs installed through the API. */
+export async function startEmulator(
+  opts: { crds?: boolean; stateDir?: string } = {},
+): Promise<{ url: string; kc: KubeConfig; close(): Promise<void> }> {
+  const { startApiServer } = await import('../../local/apiserver/index.ts');
+  const api = await startApiServer({
+    bookmarkIntervalMs: 1000,
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+  });
+  const kc = new KubeConfig();
+  kc.loadFromString(api.kubeconfig());
+  if (opts.crds !== false) await installCrds(kc);
+  return { url: api.url, kc, close: () => api.close() };
+}
+
+export async function installCrds(kc: KubeConfig): Promise<void> {
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const crdDir = join(import.meta.dirname, '..', '..', 'crds');
+  for (const f of (await readdir(crdDir)).filter((f) => f.endsWith('.yaml'))) {
+    for (const doc of loadAllYaml(await readFile(join(crdDir, f), 'utf8'))) {
+      await objects.create(doc as KubernetesObject);
+    }
   }
 }

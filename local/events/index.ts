@@ -1,0 +1,11 @@
+export type { Addressables } from './destinations.ts';
+export { resolveDestination, UnresolvableDestination } from './destinations.ts';
+export type { ApiServerSource, Broker, Destination, Manifest, PingSource, Trigger } from './knative.ts';
+export { isApiServerSource, isBroker, isPingSource, isTrigger } from './knative.ts';
+export type { KubeTarget } from './kube.ts';
+export { toKubeConfig } from './kube.ts';
+export { loadManifests, parseManifests } from './manifests.ts';
+export type { PingMode } from './ping-source.ts';
+export { parsePingSchedule } from './ping-source.ts';
+export type { EventSources, EventSourcesOptions } from './sources.ts';
+export { startEventSources } from './sources.ts';
