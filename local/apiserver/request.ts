@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { StatusError, statusErr } from './errors.ts';
 import type { FieldValidation } from './objects.ts';
+import { decodeKubeProtobuf } from './protobuf.ts';
 import type { PropagationPolicy } from './types.ts';
 
 export interface ResourcePath {
@@ -57,7 +58,7 @@ export function parseResourcePath(pathname: string): ResourcePath | undefined {
 
 const maxBody = 3 * 1024 * 1024;
 
-export async function readBody(req: IncomingMessage): Promise<string> {
+export async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -66,15 +67,17 @@ export async function readBody(req: IncomingMessage): Promise<string> {
       throw new StatusError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /** JSON, or YAML when the content type says so (apply patches, `kubectl create --raw` of YAML). */
-export function parseBody(text: string, contentType: string | undefined): unknown {
+export function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   const ct = (contentType ?? 'application/json').toLowerCase();
+  if (raw.length === 0) return undefined;
+  if (ct.includes('protobuf')) return decodeKubeProtobuf(raw);
+  if (ct.includes('cbor')) throw statusErr.unsupportedMediaType('application/json, application/yaml');
+  const text = raw.toString('utf8');
   if (text.trim() === '') return undefined;
-  if (ct.includes('protobuf') || ct.includes('cbor'))
-    throw statusErr.unsupportedMediaType('application/json, application/yaml');
   try {
     if (ct.includes('yaml')) return parseYaml(text) as unknown;
     return JSON.parse(text) as unknown;
