@@ -121,9 +121,8 @@ function decodeMessage(buf: Buffer, d: Descriptor): Record<string, unknown> {
     const value = decodeValue(r, wire, f.type);
     if (typeof f.type === 'object' && 'map' in f.type) {
       const [k, v] = value as [string, unknown];
-      const m = (out[f.name] ??= {}) as Record<string, unknown>;
-      m[k] = v;
-    } else if (f.repeated) ((out[f.name] ??= []) as unknown[]).push(value);
+      out[f.name] = { ...(out[f.name] as Record<string, unknown> | undefined), [k]: v };
+    } else if (f.repeated) out[f.name] = [...((out[f.name] as unknown[] | undefined) ?? []), value];
     else out[f.name] = value;
   }
   return out;
