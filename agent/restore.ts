@@ -12,7 +12,7 @@
  * - tar: extracted into a hidden staging folder *inside* the target (the same filesystem even when
  *   the target is a volume mount, so the final moves are renames), verified, then moved in.
  */
-import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -161,7 +161,9 @@ async function applyArtifact(ctx: RestoreCtx, spec: ToolSpec): Promise<RunningTo
     if (bad) throw bad;
   });
   try {
-    await pipeline(body, hash, createDecompressor(a.compression), hold, new ChildSink(tool.child));
+    // The hold sits right after the hash (whose digest exists once the hold sees the end), before
+    // decompression: the held compressed tail holds back the end of the decompressed stream too.
+    await pipeline(body, hash, hold, createDecompressor(a.compression), new ChildSink(tool.child));
   } catch (e) {
     tool.kill();
     await tool.done.catch(() => {});
@@ -360,6 +362,7 @@ async function restoreTar(ctx: RestoreCtx, directory: string): Promise<void> {
       `folder ${dir} is not empty (${existing.length} entries, e.g. ${existing.slice(0, 3).join(', ')}); restore into an empty volume, or pass --overwrite (replace same-named entries) or --clean (empty it first)`,
     );
   }
+  const dirStat = await stat(dir);
   const staging = await mkdtemp(path.join(dir, STAGING_PREFIX));
   try {
     await applyArtifact(ctx, {
@@ -369,9 +372,13 @@ async function restoreTar(ctx: RestoreCtx, directory: string): Promise<void> {
     });
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
+    // The staging folder came and went; leave even the target folder's times as they were.
+    await utimes(dir, dirStat.atime, dirStat.mtime).catch(() => {});
     throw e;
   }
   // Verified and extracted: now, and only now, touch the target.
+  // The archive's "." entry gave the staging folder the source folder's mode and times.
+  const root = await stat(staging);
   if (opts.clean) {
     for (const n of existing) await rm(path.join(dir, n), { recursive: true, force: true });
   }
@@ -380,12 +387,12 @@ async function restoreTar(ctx: RestoreCtx, directory: string): Promise<void> {
     if (opts.overwrite) await rm(to, { recursive: true, force: true });
     await rename(path.join(staging, n), to);
   }
-  if (ctx.manifest.source.layout === 'contents') {
-    // The archive's "." entry carried the source folder's mode; give it to the target folder.
-    const mode = (await stat(staging)).mode & 0o7777;
-    await chmod(dir, mode).catch((e: unknown) =>
-      deps.log.warn('could not set the target folder mode', { error: messageOf(e) }),
-    );
-  }
   await rm(staging, { recursive: true, force: true });
+  if (ctx.manifest.source.layout === 'contents') {
+    await chmod(dir, root.mode & 0o7777)
+      .then(() => utimes(dir, root.atime, root.mtime))
+      .catch((e: unknown) =>
+        deps.log.warn('could not set the target folder mode and times', { error: messageOf(e) }),
+      );
+  }
 }

@@ -171,7 +171,13 @@ export interface AgentRestoreOptions extends AgentCommon {
   noOwner?: boolean;
 }
 
-export type AgentOptions = AgentBackupOptions | AgentRestoreOptions;
+/** Deletes artifacts (and their manifests) for retention: batched DeleteObjects on S3. */
+export interface AgentDeleteOptions extends AgentCommon {
+  command: 'delete';
+  keys: string[];
+}
+
+export type AgentOptions = AgentBackupOptions | AgentRestoreOptions | AgentDeleteOptions;
 
 // ---------------------------------------------------------------------------------------------
 // Artifact naming
@@ -271,6 +277,8 @@ const FLAGS: Record<string, Flag> = {
   // both
   'termination-log': { type: 'string' },
   'progress-interval': { type: 'string' },
+  // delete
+  key: { type: 'string', multiple: true },
 };
 
 /** Which flags each command accepts (beyond the common ones). */
@@ -287,7 +295,8 @@ const COMMON = [
   'termination-log',
   'progress-interval',
 ];
-const ALLOWED: Record<'backup' | 'restore', Set<string>> = {
+const ALLOWED: Record<'backup' | 'restore' | 'delete', Set<string>> = {
+  delete: new Set([...COMMON, 'key']),
   backup: new Set([
     ...COMMON,
     'source',
@@ -339,10 +348,10 @@ export function wantsHelp(argv: readonly string[]): boolean {
  */
 export function parseAgentArgs(argv: readonly string[]): AgentOptions {
   const [command, ...rest] = argv;
-  if (command !== 'backup' && command !== 'restore') {
+  if (command !== 'backup' && command !== 'restore' && command !== 'delete') {
     throw bad(
       'command',
-      `the first argument must be "backup" or "restore", got ${JSON.stringify(command ?? '')}`,
+      `the first argument must be "backup", "restore" or "delete", got ${JSON.stringify(command ?? '')}`,
     );
   }
   const dashdash = rest.indexOf('--');
@@ -432,6 +441,12 @@ export function parseAgentArgs(argv: readonly string[]): AgentOptions {
   if (tl !== undefined) common.terminationLog = tl;
   const pi = int('progress-interval', 1, 3600);
   if (pi !== undefined) common.progressIntervalSeconds = pi;
+
+  if (command === 'delete') {
+    const keys = list('key');
+    if (keys.length === 0) throw bad('key', 'is required for delete (repeat it for each object)');
+    return { command, keys, ...common };
+  }
 
   const connection = (): DatabaseConnection => {
     const c: DatabaseConnection = { host: need('host', 'for a database') };
@@ -564,7 +579,9 @@ export function toAgentArgs(opts: AgentOptions): string[] {
     add('user', c.user);
   };
   let trailing: string[] = [];
-  if (opts.command === 'backup') {
+  if (opts.command === 'delete') {
+    for (const k of opts.keys) add('key', k);
+  } else if (opts.command === 'backup') {
     const s = opts.source;
     add('source', s.kind);
     switch (s.kind) {
@@ -663,7 +680,16 @@ export interface AgentFailure {
   completionTime?: string;
 }
 
-export type AgentResult = AgentSuccess | AgentFailure;
+/** What `delete` reports: how many objects are gone (missing ones count as gone). */
+export interface AgentDeleteSuccess {
+  ok: true;
+  command: 'delete';
+  deleted: number;
+  startTime: string;
+  completionTime: string;
+}
+
+export type AgentResult = AgentSuccess | AgentFailure | AgentDeleteSuccess;
 
 /** The JSON the agent writes as its termination message, cut to fit Kubernetes' 4096 bytes. */
 export function formatAgentResult(result: AgentResult): string {
@@ -705,6 +731,10 @@ export function parseAgentResult(text: string): AgentResult {
       throw new InvalidSpec(`terminationMessage.${k}`, `must be a ${type}`);
     }
   };
+  if (o.ok === true && o.command === 'delete') {
+    expect('deleted', 'number');
+    return o as unknown as AgentDeleteSuccess;
+  }
   if (o.ok === true) {
     if (o.command !== 'backup' && o.command !== 'restore')
       throw new InvalidSpec('terminationMessage.command', 'must be backup or restore');

@@ -1,6 +1,6 @@
 /** Backup: one run of a DatabaseBackup or a BackupPolicy, scheduled or by hand. It owns its Job. */
 import { type Static, Type } from '@sinclair/typebox';
-import { COMPRESSIONS } from './common.ts';
+import { COMPRESSIONS, StorageDestination } from './common.ts';
 import { ageColumn, type KindDef } from './kinds.ts';
 import { type CairnObject, objectSchema } from './object.ts';
 import { type CelRule, Conditions, DNS1123_LABEL, StringEnum, Timestamp } from './schema.ts';
@@ -52,6 +52,12 @@ export const BackupStatus = Type.Object(
     ),
     key: Type.Optional(Type.String({ description: 'Object key (or path under the claim) of the artifact.' })),
     manifestKey: Type.Optional(Type.String({ description: 'Key of the manifest beside the artifact.' })),
+    destination: Type.Optional(
+      Type.Object(StorageDestination.properties, {
+        additionalProperties: false,
+        description: 'Where the artifact went, as the policy said when the backup ran (restores and deletes use it).',
+      }),
+    ),
     rawBytes: Type.Optional(
       Type.Integer({ minimum: 0, format: 'int64', description: 'Size before compression.' }),
     ),

@@ -72,12 +72,15 @@ export async function openS3Store(
         parts = Math.max(parts, p.part ?? 0);
       });
       // The body's own error must fail the upload (and so abort it); lib-storage reads `counter`.
+      // Upload.abort() only races done() against a signal and returns before AbortMultipartUpload
+      // is sent; failing its input instead lets lib-storage abort and settle done() afterwards.
       const feeding = pipeline(body, counter);
+      const done = upload.done();
       try {
-        await Promise.all([upload.done(), feeding]);
+        await Promise.all([done, feeding]);
       } catch (e) {
-        await upload.abort().catch(() => {});
-        counter.destroy();
+        counter.destroy(e instanceof Error ? e : new Error(String(e)));
+        await done.catch(() => {});
         throw fail('upload to', key, e);
       }
       return { key, location: store.location(key), sizeBytes: counter.bytes, parts: Math.max(parts, 1) };
