@@ -21,7 +21,7 @@ import type { ArtifactStore } from '../shared/storage/index.ts';
 import { createCompressor, DEFAULT_LEVEL } from './compression.ts';
 import { rootFailure, SourceFailed } from './errors.ts';
 import { CAIRN_VERSION, MANIFEST_FORMAT_VERSION, MANIFEST_KIND, type Manifest } from './manifest.ts';
-import { startProgress } from './progress.ts';
+import { peakRssMiB, startProgress } from './progress.ts';
 import { planDump } from './sources.ts';
 import { CHUNK, Gate, HashTap } from './streams.ts';
 import { describeCommand, startTool } from './tools.ts';
@@ -130,6 +130,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
   for (const w of warnings) log.warn('backup warning', { warning: w });
   log.info('backup completed', {
     key,
+    peakRssMiB: peakRssMiB(),
     location: put.location,
     rawBytes: raw.bytes,
     sizeBytes: put.sizeBytes,

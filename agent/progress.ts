@@ -15,8 +15,14 @@ export function startProgress(
       storedBytes,
       rateMiBps: Math.round((rawBytes / 1048576 / Math.max(elapsed, 0.001)) * 10) / 10,
       elapsedSeconds: Math.round(elapsed),
+      peakRssMiB: peakRssMiB(),
     });
   }, intervalSeconds * 1000);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** The agent process's peak resident memory so far (MiB), reported with each result. */
+export function peakRssMiB(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
 }

@@ -28,6 +28,7 @@ import type { AgentDeps } from './backup.ts';
 import { createDecompressor } from './compression.ts';
 import { RestoreFailed, TargetNotEmpty, Unsupported, VerificationFailed } from './errors.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
+import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
 import { ChildSink, HashTap, HoldTail, sink } from './streams.ts';
 import { pgTool, type RunningTool, runTool, startTool, type ToolSpec } from './tools.ts';
@@ -74,7 +75,11 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
       break;
   }
   const end = clock.now();
-  log.info('restore completed', { key: a.key, durationMs: end.getTime() - start.getTime() });
+  log.info('restore completed', {
+    key: a.key,
+    durationMs: end.getTime() - start.getTime(),
+    peakRssMiB: peakRssMiB(),
+  });
   return {
     ok: true,
     command: 'restore',
