@@ -7,6 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import {
   AGENT_ENV,
+  type AgentDeleteSuccess,
   type AgentOptions,
   type AgentResult,
   DEFAULT_TERMINATION_LOG,
@@ -19,6 +20,7 @@ import { messageOf } from '../shared/errors.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { openStore, type StoreCredentials } from '../shared/storage/index.ts';
 import { runBackup } from './backup.ts';
+import { runDelete } from './delete.ts';
 import { toFailure } from './errors.ts';
 import { CAIRN_VERSION } from './manifest.ts';
 import { runRestore } from './restore.ts';
@@ -51,7 +53,7 @@ function terminationLogOf(
   return fromArgv || env[AGENT_ENV.terminationLog] || DEFAULT_TERMINATION_LOG;
 }
 
-async function report(result: AgentResult, file: string, log: Logger): Promise<void> {
+async function report(result: AgentResult | AgentDeleteSuccess, file: string, log: Logger): Promise<void> {
   const text = formatAgentResult(result);
   process.stdout.write(`${text}\n`);
   try {
@@ -73,7 +75,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     opts = parseAgentArgs(argv);
     const store = await openStore(opts.destination, credentialsFromEnv(env));
     const deps = { store, log: log.child({ command: opts.command }), clock: systemClock, env };
-    const result = opts.command === 'backup' ? await runBackup(opts, deps) : await runRestore(opts, deps);
+    const result =
+      opts.command === 'backup'
+        ? await runBackup(opts, deps)
+        : opts.command === 'restore'
+          ? await runRestore(opts, deps)
+          : await runDelete(opts, deps);
     await report(result, terminationLogOf(argv, opts, env), log);
     return 0;
   } catch (e) {

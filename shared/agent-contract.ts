@@ -671,7 +671,7 @@ export interface AgentSuccess {
 
 export interface AgentFailure {
   ok: false;
-  command?: 'backup' | 'restore';
+  command?: 'backup' | 'restore' | 'delete';
   reason: AgentFailureReason;
   /** What went wrong and what to fix; never credentials. */
   message: string;
@@ -680,7 +680,10 @@ export interface AgentFailure {
   completionTime?: string;
 }
 
-/** What `delete` reports: how many objects are gone (missing ones count as gone). */
+/**
+ * What `delete` reports: how many objects are gone (missing ones count as gone). Nobody parses it:
+ * the retention-pruner reads only the Job's Complete/Failed condition.
+ */
 export interface AgentDeleteSuccess {
   ok: true;
   command: 'delete';
@@ -689,10 +692,10 @@ export interface AgentDeleteSuccess {
   completionTime: string;
 }
 
-export type AgentResult = AgentSuccess | AgentFailure | AgentDeleteSuccess;
+export type AgentResult = AgentSuccess | AgentFailure;
 
 /** The JSON the agent writes as its termination message, cut to fit Kubernetes' 4096 bytes. */
-export function formatAgentResult(result: AgentResult): string {
+export function formatAgentResult(result: AgentResult | AgentDeleteSuccess): string {
   let text = JSON.stringify(result);
   if (Buffer.byteLength(text) <= TERMINATION_MESSAGE_LIMIT || result.ok) return text;
   let message = result.message;
@@ -731,10 +734,6 @@ export function parseAgentResult(text: string): AgentResult {
       throw new InvalidSpec(`terminationMessage.${k}`, `must be a ${type}`);
     }
   };
-  if (o.ok === true && o.command === 'delete') {
-    expect('deleted', 'number');
-    return o as unknown as AgentDeleteSuccess;
-  }
   if (o.ok === true) {
     if (o.command !== 'backup' && o.command !== 'restore')
       throw new InvalidSpec('terminationMessage.command', 'must be backup or restore');

@@ -220,7 +220,7 @@ export function decide(state: LaunchState, now: Date): Plan {
       kind: 'Backup',
       namespace: at.namespace,
       name: at.name,
-      set: { phase: 'Pending', jobName: at.name, compression: spec.compression ?? 'zstd' },
+      set: { phase: 'Pending', jobName: at.name, compression: spec.compression ?? 'zstd', destination: dest },
       conditions: [
         { type: 'Ready', status: 'False', reason: Reason.JobCreated, message: `Job ${at.name} created` },
       ],

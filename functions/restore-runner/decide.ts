@@ -129,7 +129,8 @@ export function decide(state: RestoreState, now: Date): Plan {
         `${backup.spec.policyRef.kind} ${backup.spec.policyRef.name}, whose storage holds Backup ${backupName}, does not exist in namespace ${ns}`,
       );
     }
-    const dest = policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
+    // Where the artifact went when it was made, even if the policy's destination changed since.
+    const dest = backup.status.destination ?? policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
     if (dest.secretName && !state.secrets[dest.secretName]) {
       throw new Refusal(
         `Secret ${dest.secretName} (storageDestination.secretName of ${policy.metadata.name}) does not exist in namespace ${ns}`,

@@ -14,7 +14,7 @@ export async function gather(kube: KubeClient, restore: Restore): Promise<Restor
     : undefined;
   const secrets = new Set<string>();
   const claims = new Set<string>();
-  const dest = policy?.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
+  const dest = backup?.status?.destination ?? policy?.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
   if (dest.secretName) secrets.add(dest.secretName);
   if (dest.type === 'pvc' && dest.claimName) claims.add(dest.claimName);
   const t = restore.spec.target;

@@ -55,7 +55,8 @@ export const BackupStatus = Type.Object(
     destination: Type.Optional(
       Type.Object(StorageDestination.properties, {
         additionalProperties: false,
-        description: 'Where the artifact went, as the policy said when the backup ran (restores and deletes use it).',
+        description:
+          'Where the artifact went, as the policy said when the backup ran (restores and deletes use it).',
       }),
     ),
     rawBytes: Type.Optional(

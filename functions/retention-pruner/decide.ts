@@ -1,0 +1,188 @@
+/**
+ * retention-pruner's pure decision for one policy: expire what the retention rules no longer
+ * keep, delete the artifacts of Backups being deleted (through an agent Job, so storage
+ * credentials stay in pods) before releasing their finalizer, and trim finished Jobs to the
+ * history limits (seed 001's job cleanup).
+ */
+import { createHash } from 'node:crypto';
+import type { Backup, PolicyKind } from '../../shared/api/index.ts';
+import { API_VERSION } from '../../shared/api/index.ts';
+import { agentJob, destinationBinding } from '../../shared/jobs.ts';
+import type { KubeObject } from '../../shared/kube.ts';
+import { ARTIFACT_FINALIZER, Labels, MANAGED_BY } from '../../shared/labels.ts';
+import { childName } from '../../shared/naming.ts';
+import type { Action, Plan, Ref } from '../../shared/plan.ts';
+import type { Policy } from '../../shared/policy.ts';
+import { applyRetention, rulesOf } from './retention.ts';
+
+export const PRUNE_ANNOTATION = 'backup.cairn.dev/prune-backups';
+
+export interface PrunerState {
+  kind: PolicyKind;
+  name: string;
+  namespace: string;
+  /** Undefined when the policy is gone (its Backups may still need their artifacts deleted). */
+  policy: Policy | undefined;
+  backups: Backup[];
+  /** Jobs labelled with this policy: backup Jobs and prune Jobs. */
+  jobs: KubeObject[];
+}
+
+function jobDone(job: KubeObject, type: 'Complete' | 'Failed'): boolean {
+  return (
+    (job.status?.conditions as { type: string; status: string }[] | undefined)?.some(
+      (c) => c.type === type && c.status === 'True',
+    ) ?? false
+  );
+}
+
+function releaseFinalizer(b: Backup, why: string): Action {
+  return {
+    type: 'patch',
+    kind: 'Backup',
+    namespace: b.metadata.namespace ?? 'default',
+    name: b.metadata.name,
+    patch: {
+      metadata: { finalizers: (b.metadata.finalizers ?? []).filter((f) => f !== ARTIFACT_FINALIZER) },
+    },
+    why,
+  };
+}
+
+/** Backups in deletion whose artifact is still to be deleted, grouped by where they are stored. */
+function pruneGroups(deleting: Backup[]): Map<string, Backup[]> {
+  const groups = new Map<string, Backup[]>();
+  for (const b of deleting) {
+    const key = JSON.stringify(b.status?.destination ?? {});
+    groups.set(key, [...(groups.get(key) ?? []), b]);
+  }
+  return groups;
+}
+
+export function decide(state: PrunerState, now: Date): Plan {
+  const { policy, backups, jobs, namespace } = state;
+  const plan: Action[] = [];
+  const at: Ref = { apiVersion: API_VERSION, kind: state.kind, namespace, name: state.name };
+
+  // 1. Expire what no retention rule keeps.
+  if (policy && !policy.metadata.deletionTimestamp) {
+    const rules = rulesOf(policy);
+    const { expire } = applyRetention(backups, rules, policy.spec.timeZone ?? 'UTC', now);
+    for (const b of expire) {
+      plan.push({
+        type: 'delete',
+        kind: 'Backup',
+        namespace,
+        name: b.metadata.name,
+        ...(b.metadata.uid ? { uid: b.metadata.uid } : {}),
+        why: 'no retention rule keeps it',
+      });
+    }
+    if (expire.length > 0) {
+      const said = [
+        rules.keepLast !== undefined ? `keepLast=${rules.keepLast}` : '',
+        rules.keepWithinMs !== undefined ? `keepWithin=${rules.keepWithinMs / 3600e3}h` : '',
+        rules.keepDaily ? `keepDaily=${rules.keepDaily}` : '',
+        rules.keepWeekly ? `keepWeekly=${rules.keepWeekly}` : '',
+        rules.keepMonthly ? `keepMonthly=${rules.keepMonthly}` : '',
+      ].filter(Boolean);
+      plan.push({
+        type: 'event',
+        involved: { ...at, ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}) },
+        eventType: 'Normal',
+        reason: 'CleanupTriggered',
+        message: `Deleting ${expire.length} old backup(s) (${said.join(', ') || `failed history ${rules.keepFailed}`}): ${expire.map((b) => b.metadata.name).join(', ')}`,
+      });
+    }
+  }
+
+  // 2. Backups being deleted: artifact first, then the finalizer.
+  const deleting = backups.filter(
+    (b) => b.metadata.deletionTimestamp && b.metadata.finalizers?.includes(ARTIFACT_FINALIZER),
+  );
+  const needArtifactDelete: Backup[] = [];
+  for (const b of deleting) {
+    if (b.spec.deletionPolicy === 'Retain')
+      plan.push(releaseFinalizer(b, 'deletionPolicy Retain: the artifact stays'));
+    else if (!b.status?.key || !b.status.destination)
+      plan.push(releaseFinalizer(b, 'no artifact was written'));
+    else needArtifactDelete.push(b);
+  }
+  for (const group of pruneGroups(needArtifactDelete).values()) {
+    const names = group.map((b) => b.metadata.name).sort();
+    const hash = createHash('sha256').update(names.join(',')).digest('hex').slice(0, 8);
+    const jobName = childName(state.name, `prune-${hash}`);
+    const job = jobs.find((j) => j.metadata.name === jobName);
+    const first = group[0] as Backup;
+    if (!job) {
+      const dest = first.status?.destination ?? { type: 'pvc' as const };
+      const { agent, binding } = destinationBinding(dest);
+      const keys = group.flatMap((b) => [b.status?.key ?? '', b.status?.manifestKey ?? '']).filter(Boolean);
+      const labels = {
+        [Labels.managedBy]: MANAGED_BY,
+        [Labels.partOf]: MANAGED_BY,
+        [Labels.policy]: state.name,
+        [Labels.policyKind]: state.kind,
+        [Labels.component]: 'prune',
+      };
+      const j = agentJob({
+        name: jobName,
+        namespace,
+        // The Job belongs to the first Backup: it outlives none of them by more than GC's delay.
+        owner: first,
+        ownerKind: 'Backup',
+        labels,
+        options: { command: 'delete', destination: agent, keys },
+        binding,
+        image: policy?.spec.backupImage,
+        serviceAccountName: policy?.spec.serviceAccountName,
+        backoffLimit: 3,
+        activeDeadlineSeconds: 900,
+      });
+      j.metadata.annotations = { [PRUNE_ANNOTATION]: names.join(',') };
+      plan.push({
+        type: 'create',
+        kind: 'Job',
+        object: j,
+        why: `delete the artifacts of ${names.join(', ')}`,
+      });
+    } else if (jobDone(job, 'Complete')) {
+      for (const b of group) plan.push(releaseFinalizer(b, `its artifact was deleted by Job ${jobName}`));
+    } else if (jobDone(job, 'Failed')) {
+      plan.push({
+        type: 'event',
+        involved: at,
+        eventType: 'Warning',
+        reason: 'PruneFailed',
+        message: `Job ${jobName} could not delete the artifacts of ${names.join(', ')}; they keep their finalizer. Fix the storage access and delete the Job to retry.`,
+      });
+    }
+  }
+
+  // 3. Trim finished backup Jobs to the history limits.
+  if (policy) {
+    const finished = jobs
+      .filter((j) => j.metadata.labels?.[Labels.component] === 'backup' && !j.metadata.deletionTimestamp)
+      .sort((a, b) =>
+        String(b.status?.completionTime ?? b.metadata.creationTimestamp).localeCompare(
+          String(a.status?.completionTime ?? a.metadata.creationTimestamp),
+        ),
+      );
+    const spec = policy.spec;
+    const over = [
+      ...finished.filter((j) => jobDone(j, 'Complete')).slice(spec.successfulJobsHistoryLimit ?? 3),
+      ...finished.filter((j) => jobDone(j, 'Failed')).slice(spec.failedJobsHistoryLimit ?? 1),
+    ];
+    for (const j of over) {
+      plan.push({
+        type: 'delete',
+        kind: 'Job',
+        namespace,
+        name: j.metadata.name,
+        propagationPolicy: 'Background',
+        why: 'beyond the Jobs history limit (the Backup keeps its result)',
+      });
+    }
+  }
+  return plan;
+}
