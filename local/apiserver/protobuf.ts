@@ -123,6 +123,8 @@ function decodeMessage(buf: Buffer, d: Descriptor): Record<string, unknown> {
       const [k, v] = value as [string, unknown];
       out[f.name] = { ...(out[f.name] as Record<string, unknown> | undefined), [k]: v };
     } else if (f.repeated) out[f.name] = [...((out[f.name] as unknown[] | undefined) ?? []), value];
+    else if (value === '' || value === 0 || value === false) delete out[f.name];
+    // Go writes zero values of non-pointer fields; as JSON's omitempty would, they mean "unset".
     else out[f.name] = value;
   }
   return out;

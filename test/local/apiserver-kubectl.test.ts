@@ -412,3 +412,32 @@ if (existsSync('crds') && readdirSync('crds').some((f) => f.endsWith('.yaml'))) 
     t.true(res.stdout.trim().split('\n').length >= 1, res.stdout);
   });
 }
+
+test('kubectl create secret generic and configmap (protobuf bodies) work', async (t) => {
+  const n = await ns('creating');
+  const s = await emu.kubectl([
+    'create',
+    'secret',
+    'generic',
+    's3-credentials',
+    '-n',
+    n,
+    '--from-literal=AWS_ACCESS_KEY_ID=abc',
+  ]);
+  t.is(s.code, 0, s.stderr);
+  const got = await emu.kubectl([
+    'get',
+    'secret',
+    's3-credentials',
+    '-n',
+    n,
+    '-o',
+    'jsonpath={.type} {.data.AWS_ACCESS_KEY_ID}',
+  ]);
+  t.is(got.stdout, `Opaque ${Buffer.from('abc').toString('base64')}`);
+  const cm = await emu.kubectl(['create', 'configmap', 'settings', '-n', n, '--from-literal=a=b']);
+  t.is(cm.code, 0, cm.stderr);
+  const table = await emu.kubectl(['get', 'secrets,configmaps', '-n', n]);
+  t.regex(table.stdout, /secret\/s3-credentials\s+Opaque\s+1/);
+  t.regex(table.stdout, /configmap\/settings\s+1/);
+});

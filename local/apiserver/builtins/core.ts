@@ -134,7 +134,7 @@ export const secrets = builtin({
   }),
   fieldLabels: { type: (o) => s(o.type) },
   defaulter: (o) => {
-    o.type ??= 'Opaque';
+    if (!o.type) o.type = 'Opaque';
     // stringData is write-only: merged into data (base64) as the real server does on write.
     if (isObject(o.stringData)) {
       const data = obj(o, 'data');
