@@ -410,6 +410,11 @@ if (existsSync('crds') && readdirSync('crds').some((f) => f.endsWith('.yaml'))) 
     const res = await emu.kubectl(['api-resources', '--api-group=backup.cairn.dev', '-o', 'name']);
     t.is(res.code, 0, res.stderr);
     t.true(res.stdout.trim().split('\n').length >= 1, res.stdout);
+    // The project's examples must be accepted by its CRDs (schemas and CEL rules) as on a cluster.
+    if (existsSync('examples')) {
+      const ex = await emu.kubectl(['apply', '-f', 'examples/']);
+      t.is(ex.code, 0, ex.stderr);
+    }
   });
 }
 
