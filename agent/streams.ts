@@ -7,6 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
 
 export const CHUNK = 1 << 20;
+const SLICE = 64 * 1024;
 
 /** sha256 and byte count of everything that passes. */
 export class HashTap extends Transform {
@@ -76,9 +77,17 @@ export class HoldTail extends Transform {
     while (this.#held.length > 1 && this.#heldBytes - (this.#held[0]?.length ?? 0) >= this.#keep) {
       const first = this.#held.shift() as Buffer;
       this.#heldBytes -= first.length;
-      this.push(first);
+      this.#pushSliced(first);
     }
     cb();
+  }
+  /**
+   * Passes data on in slices of at most 64 KiB (views, no copy). A decompressor expands each input
+   * chunk completely before it looks at backpressure: 1 MiB of well-compressed dump can become
+   * 150 MiB at once; 64 KiB bounds that to ~10 MiB.
+   */
+  #pushSliced(b: Buffer): void {
+    for (let i = 0; i < b.length; i += SLICE) this.push(b.subarray(i, i + SLICE));
   }
   override _flush(cb: TransformCallback): void {
     try {
@@ -88,7 +97,7 @@ export class HoldTail extends Transform {
       cb(e instanceof Error ? e : new Error(String(e)));
       return;
     }
-    for (const b of this.#held) this.push(b);
+    for (const b of this.#held) this.#pushSliced(b);
     this.#held = [];
     cb();
   }

@@ -1,0 +1,225 @@
+/**
+ * Agent benchmarks, each against its baseline in the same run on the same database:
+ *
+ * - backup wall time vs `pg_dump -Fc > /dev/null` and vs `pg_dump -Fc > file` (target ≤ 0.5:
+ *   the agent runs pg_dump -Z0 and compresses with zstd beside it, pg_dump -Fc gzips on one core)
+ * - artifact size vs the `pg_dump -Fc` file (target ≤ 1.1)
+ * - restore wall time (PVC artifact → pg_restore --single-transaction, verified) vs
+ *   `pg_restore --single-transaction` from the local -Fc file (target ≤ 1.0)
+ * - the agent's peak RSS in backup and restore (target ≤ 100 MB)
+ *
+ * Sizes: quick = pgbench scale 5 (~75 MB); full adds scale 70 (≥ 1 GB). The agent runs as a real
+ * process (`node --import tsx agent/main.ts`), start-up included.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type PostgresServer, startPostgres } from '../test/fixtures/postgres.ts';
+import { run } from '../test/fixtures/run.ts';
+
+export interface BenchResult {
+  name: string;
+  cairn: number;
+  baseline: number;
+  unit: string;
+  /** cairn / baseline */
+  ratio: number;
+  /** The ratio must stay at or under this. */
+  target: number;
+  note?: string;
+}
+
+/** The flags the agent image runs node with (agent/Containerfile): a small young generation keeps RSS flat while streaming. */
+export const NODE_FLAGS = (process.env.CAIRN_AGENT_NODE_FLAGS ?? '--max-semi-space-size=2')
+  .split(' ')
+  .filter(Boolean);
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Runs a command with stdout to a file (or /dev/null); resolves with the wall time in seconds. */
+async function timed(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdoutTo?: string,
+): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', stdoutTo ? 'pipe' : 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      err = (err + b.toString()).slice(-2000);
+    });
+    if (stdoutTo && child.stdout) child.stdout.pipe(createWriteStream(stdoutTo));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err}`)),
+    );
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+/** Runs the agent; returns wall seconds, the parsed result and the peak RSS it logged. */
+async function agent(args: string[], env: NodeJS.ProcessEnv) {
+  const t0 = performance.now();
+  const res = await run(
+    process.execPath,
+    [...NODE_FLAGS, '--import', 'tsx', path.join(REPO, 'agent/main.ts'), ...args],
+    {
+      env: { ...env, CAIRN_TERMINATION_LOG: '/dev/null' },
+      cwd: REPO,
+    },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const done = res.stderr
+    .split('\n')
+    .filter((l) => l.includes('completed'))
+    .map((l) => JSON.parse(l) as { peakRssMiB?: number })[0];
+  const result = JSON.parse(res.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    sizeBytes?: number;
+    manifestKey?: string;
+  };
+  return { seconds, peakRssMiB: done?.peakRssMiB ?? Number.NaN, result };
+}
+
+const r2 = (n: number) => Math.round(n * 100) / 100;
+const result = (
+  name: string,
+  cairn: number,
+  baseline: number,
+  unit: string,
+  target: number,
+  note?: string,
+): BenchResult => ({
+  name,
+  cairn: r2(cairn),
+  baseline: r2(baseline),
+  unit,
+  ratio: r2(cairn / baseline),
+  target,
+  ...(note ? { note } : {}),
+});
+
+async function benchScale(pg: PostgresServer, scale: number): Promise<BenchResult[]> {
+  const db = `bench_s${scale}`;
+  await pg.createDatabase(db);
+  await run(path.join(pg.binDir, 'pgbench'), ['-i', '-s', String(scale), '-q', '--unlogged-tables', db], {
+    env: pg.env,
+  });
+  await pg.psql('vacuum analyze', db);
+  const dbBytes = Number((await pg.psql(`select pg_database_size('${db}')`, db)).trim());
+  const label = `pgbench s=${scale} (${Math.round(dbBytes / 1048576)} MiB)`;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cairn-bench-'));
+  const env = { ...pg.env, PGDATABASE: db, CAIRN_PG_BINDIR: pg.binDir };
+  try {
+    const pgDump = path.join(pg.binDir, 'pg_dump');
+    // Warm the cache once so neither side pays for the first read.
+    await timed(pgDump, ['-Fc', '-Z0', db], env);
+    const devNull = await timed(pgDump, ['-Fc', db], env);
+    const fcFile = path.join(dir, 'baseline.dump');
+    const toFile = await timed(pgDump, ['-Fc', db], env, fcFile);
+    const fcSize = (await stat(fcFile)).size;
+
+    const root = path.join(dir, 'pvc');
+    const conn = ['--host', pg.host, '--port', String(pg.port), '--user', pg.user];
+    const b = await agent(
+      [
+        'backup',
+        '--source',
+        'postgres',
+        ...conn,
+        '--database',
+        db,
+        '--dest-type',
+        'pvc',
+        '--dest-root',
+        root,
+        '--policy',
+        'bench',
+        '--scheduled-time',
+        '2025-03-27T01:00:00Z',
+      ],
+      env,
+    );
+    const size = b.result.sizeBytes ?? Number.NaN;
+
+    await pg.createDatabase(`${db}_pgr`);
+    const pgRestore = await timed(
+      path.join(pg.binDir, 'pg_restore'),
+      ['--single-transaction', '-d', `${db}_pgr`, fcFile],
+      env,
+    );
+    const r = await agent(
+      [
+        'restore',
+        '--target',
+        'postgres',
+        ...conn,
+        '--database',
+        `${db}_cairn`,
+        '--dest-type',
+        'pvc',
+        '--dest-root',
+        root,
+        '--manifest-key',
+        b.result.manifestKey ?? '',
+      ],
+      env,
+    );
+    await pg.psql(`drop database ${db}_pgr; drop database ${db}_cairn; drop database ${db}`);
+    return [
+      result(
+        `backup time vs pg_dump -Fc >/dev/null, ${label}`,
+        b.seconds,
+        devNull,
+        's',
+        0.5,
+        'agent: pg_dump -Fc -Z0 | zstd-3 | sha256 | PVC file, process start included',
+      ),
+      result(`backup time vs pg_dump -Fc > file, ${label}`, b.seconds, toFile, 's', 0.5),
+      result(
+        `artifact size vs pg_dump -Fc, ${label}`,
+        size / 1048576,
+        fcSize / 1048576,
+        'MiB',
+        1.1,
+        'zstd level 3 vs pg_dump gzip level 6',
+      ),
+      result(
+        `restore time vs pg_restore from a local file, ${label}`,
+        r.seconds,
+        pgRestore,
+        's',
+        1.0,
+        'both --single-transaction; agent verifies sha256 while streaming',
+      ),
+      result(`backup peak RSS, ${label}`, b.peakRssMiB, 100, 'MiB', 1.0, 'baseline = the 100 MiB budget'),
+      result(`restore peak RSS, ${label}`, r.peakRssMiB, 100, 'MiB', 1.0, 'baseline = the 100 MiB budget'),
+    ];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchAgent(opts: { quick: boolean }): Promise<BenchResult[]> {
+  const pg = await startPostgres();
+  try {
+    const out = await benchScale(pg, 5);
+    if (!opts.quick) out.push(...(await benchScale(pg, 70)));
+    return out;
+  } finally {
+    await pg.stop();
+  }
+}
+
+if (import.meta.main) {
+  const quick = !process.argv.includes('--full');
+  for (const r of await benchAgent({ quick })) {
+    const ok = r.ratio <= r.target ? 'ok  ' : 'MISS';
+    console.log(
+      `${ok} ${r.name}: cairn ${r.cairn} ${r.unit}, baseline ${r.baseline} ${r.unit}, ratio ${r.ratio} (target ≤ ${r.target})`,
+    );
+  }
+}
