@@ -117,6 +117,8 @@ async function benchScale(pg: PostgresServer, scale: number): Promise<BenchResul
     const pgDump = path.join(pg.binDir, 'pg_dump');
     // Warm the cache once so neither side pays for the first read.
     await timed(pgDump, ['-Fc', '-Z0', db], env);
+    // What the agent itself runs, to nowhere: the floor no pipeline after it can beat.
+    const floor = await timed(pgDump, ['-Fc', '-Z0', db], env);
     const devNull = await timed(pgDump, ['-Fc', db], env);
     const fcFile = path.join(dir, 'baseline.dump');
     const toFile = await timed(pgDump, ['-Fc', db], env, fcFile);
@@ -179,6 +181,14 @@ async function benchScale(pg: PostgresServer, scale: number): Promise<BenchResul
         'agent: pg_dump -Fc -Z0 | zstd-3 | sha256 | PVC file, process start included',
       ),
       result(`backup time vs pg_dump -Fc > file, ${label}`, b.seconds, toFile, 's', 0.5),
+      result(
+        `backup time vs pg_dump -Fc -Z0 >/dev/null (the floor), ${label}`,
+        b.seconds,
+        floor,
+        's',
+        1.15,
+        "the agent's own pg_dump, uncompressed, to nowhere: what is left is compression, hashing and writing",
+      ),
       result(
         `artifact size vs pg_dump -Fc, ${label}`,
         size / 1048576,
