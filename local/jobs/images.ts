@@ -1,0 +1,105 @@
+/**
+ * The image map: which container images the local job runner can run, and as what host command.
+ *
+ * Kubernetes' rules for a container's argv are kept: `command` replaces the image's ENTRYPOINT and
+ * `args` its CMD. Locally an image is a rule: its `entrypoint` (a host argv standing for the
+ * image's ENTRYPOINT), optional default `cmd`, and `executables` that map in-image programs named
+ * by `command[0]` (by full path or base name) to host argvs. A `command[0]` with no mapping runs
+ * as found on the host PATH (e.g. `sh`, `pg_dump`). An image no rule matches cannot run: its Pod
+ * fails with a message saying so.
+ *
+ * The default map has one rule: any image whose repository ends with `cairn-agent` (e.g.
+ * `ghcr.io/cairn-dev/cairn-agent:0.1.0`) runs `<this node> --import tsx <repo>/agent/main.ts`, and the
+ * `cairn-agent` executable maps to the same.
+ */
+import { basename, join } from 'node:path';
+
+export interface ImageRule {
+  /**
+   * A string matches when the image's repository (without registry port, tag or digest) ends with
+   * it; a RegExp is tested on the whole image reference; a function decides.
+   */
+  match: string | RegExp | ((image: string) => boolean);
+  /** The image's ENTRYPOINT as a host argv (used when the container sets no `command`). */
+  entrypoint?: string[];
+  /** The image's CMD (used when the container sets neither `command` nor `args`). */
+  cmd?: string[];
+  /** In-image executables → host argv, for `command[0]`. */
+  executables?: Record<string, string[]>;
+  /** Extra env, as the image's ENV (the pod's env wins). */
+  env?: Record<string, string>;
+  /** Working directory when the container sets no `workingDir`. */
+  cwd?: string;
+}
+
+/** The repository part of an image reference: `ghcr.io/a/b:1@sha256:…` → `ghcr.io/a/b`. */
+export function imageRepository(image: string): string {
+  const noDigest = image.split('@')[0]!;
+  const lastSlash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  return colon > lastSlash ? noDigest.slice(0, colon) : noDigest;
+}
+
+export function ruleMatches(rule: ImageRule, image: string): boolean {
+  if (typeof rule.match === 'string') return imageRepository(image).endsWith(rule.match);
+  if (rule.match instanceof RegExp) return rule.match.test(image);
+  return rule.match(image);
+}
+
+/** The default map: Cairn's agent image runs the agent from this checkout. */
+export function defaultImageRules(repoRoot: string): ImageRule[] {
+  // tsx's loader by URL, so the agent starts whatever its working directory.
+  const agent = [
+    process.execPath,
+    '--import',
+    import.meta.resolve('tsx'),
+    join(repoRoot, 'agent', 'main.ts'),
+  ];
+  return [
+    {
+      match: 'cairn-agent',
+      entrypoint: agent,
+      executables: { 'cairn-agent': agent },
+      cwd: repoRoot,
+    },
+  ];
+}
+
+export interface ContainerCommand {
+  image?: string;
+  command?: string[];
+  args?: string[];
+}
+
+export type ResolvedCommand =
+  | { ok: true; argv: string[]; env: Record<string, string>; cwd: string | undefined }
+  | { ok: false; reason: string; message: string };
+
+/** The host argv of a container, or why it cannot run here. */
+export function resolveCommand(c: ContainerCommand, rules: readonly ImageRule[]): ResolvedCommand {
+  const image = c.image ?? '';
+  const rule = rules.find((r) => ruleMatches(r, image));
+  if (!rule) {
+    return {
+      ok: false,
+      reason: 'ErrImagePull',
+      message: `image "${image}" cannot run locally: no entry in the local job runner's image map`,
+    };
+  }
+  let argv: string[];
+  if (c.command && c.command.length > 0) {
+    const [exe, ...rest] = c.command as [string, ...string[]];
+    const mapped = rule.executables?.[exe] ?? rule.executables?.[basename(exe)];
+    argv = [...(mapped ?? [exe]), ...rest, ...(c.args ?? [])];
+  } else {
+    if (!rule.entrypoint || rule.entrypoint.length === 0) {
+      return {
+        ok: false,
+        reason: 'CreateContainerError',
+        message: `image "${image}" has no local entrypoint: the container must set command`,
+      };
+    }
+    argv = [...rule.entrypoint, ...(c.args ?? rule.cmd ?? [])];
+  }
+  return { ok: true, argv, env: { ...rule.env }, cwd: rule.cwd };
+}

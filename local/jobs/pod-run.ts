@@ -1,0 +1,341 @@
+/**
+ * Kubelet for one Pod of a Job: waits until it can be scheduled (its PVCs exist) and its
+ * containers configured (Secrets, ConfigMaps, keys) as kubelet retries, then runs its init
+ * containers one by one and its containers together as host processes, and writes the Pod's status
+ * at each step: Pending (ContainerCreating, CreateContainerConfigError or Unschedulable) → Running
+ * → Succeeded | Failed, with each container's termination state and message.
+ *
+ * The pod's scratch folder (`<stateDir>/pods/<ns>/<pod>/`: Secret files, emptyDirs, the
+ * termination file) is removed when the pod ends; its log stays in `<stateDir>/logs/<ns>/<pod>.log`.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../../shared/clock.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { PodJson, RunnerApi } from './api.ts';
+import { type ImageRule, resolveCommand } from './images.ts';
+import {
+  type Container,
+  ContainerConfigError,
+  hostMounts,
+  type PodLike,
+  prepareVolumes,
+  resolveEnv,
+  rewritePath,
+} from './podenv.ts';
+import { type RunningProcess, startProcess, type Terminated } from './process.ts';
+import {
+  type ContainerState,
+  finishedPodStatus,
+  kubeTime,
+  pendingPodStatus,
+  runningPodStatus,
+  unschedulablePodStatus,
+} from './status.ts';
+
+export type StopReason = 'deleted' | 'deadline' | 'jobFinished' | 'suspended' | 'shutdown';
+
+export interface PodRunOptions {
+  api: RunnerApi;
+  stateDir: string;
+  images: readonly ImageRule[];
+  hostEnv: Record<string, string>;
+  clock: Clock;
+  log: Logger;
+  /** Longest grace period a kill waits for before SIGKILL. */
+  maxGraceMs: number;
+  /** Retry delays of kubelet-style waits (missing Secret, PVC…): from `configRetryMs`, doubling to 10 s. */
+  configRetryMs: number;
+  /** Fail the pod at once on a config error instead of waiting like kubelet. */
+  failOnConfigError: boolean;
+}
+
+export interface PodOutcome {
+  phase: 'Succeeded' | 'Failed' | 'Gone';
+  finishedAt: Date;
+}
+
+/** A running pod; `stop` kills it, `done` resolves once its final status is written. */
+export class PodRun {
+  readonly uid: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly done: Promise<PodOutcome>;
+  #stopReason: StopReason | undefined;
+  #wake: (() => void) | undefined;
+  #procs = new Set<RunningProcess>();
+  readonly #o: PodRunOptions;
+  readonly #pod: PodJson;
+
+  constructor(pod: PodJson, opts: PodRunOptions) {
+    this.#pod = pod;
+    this.#o = opts;
+    this.uid = pod.metadata.uid;
+    this.namespace = pod.metadata.namespace;
+    this.name = pod.metadata.name;
+    this.done = this.#run();
+  }
+
+  get stopReason(): StopReason | undefined {
+    return this.#stopReason;
+  }
+
+  stop(reason: StopReason): void {
+    if (this.#stopReason) return;
+    this.#stopReason = reason;
+    this.#wake?.();
+    const grace = Math.min(
+      ((this.#pod.spec.terminationGracePeriodSeconds as number | undefined) ?? 30) * 1000,
+      this.#o.maxGraceMs,
+    );
+    for (const p of this.#procs) p.kill(grace);
+  }
+
+  async #run(): Promise<PodOutcome> {
+    const { api, clock } = this.#o;
+    const podDir = join(this.#o.stateDir, 'pods', this.namespace, this.name);
+    const logDir = join(this.#o.stateDir, 'logs', this.namespace);
+    const logFile = join(logDir, `${this.name}.log`);
+    const log = this.#o.log.child({ pod: `${this.namespace}/${this.name}` });
+    const containers = (this.#pod.spec.containers ?? []) as unknown as Container[];
+    const inits = (this.#pod.spec.initContainers ?? []) as unknown as Container[];
+    const startTime = clock.now();
+    try {
+      await mkdir(logDir, { recursive: true });
+      await mkdir(podDir, { recursive: true });
+      const podLike = this.#pod as unknown as PodLike;
+      let volumes: Awaited<ReturnType<typeof prepareVolumes>> | undefined;
+      let lastWait = '';
+      for (let attempt = 0; !this.#stopReason; attempt++) {
+        try {
+          volumes = await prepareVolumes(podLike, { stateDir: this.#o.stateDir, podDir }, api);
+          // Resolve every container's env once now so a missing key holds the start, as in kubelet.
+          for (const c of [...inits, ...containers]) await resolveEnv(podLike, c, api);
+          break;
+        } catch (e) {
+          if (!(e instanceof ContainerConfigError)) throw e;
+          const status =
+            e.reason === 'Unschedulable'
+              ? unschedulablePodStatus(clock.now(), e.message)
+              : pendingPodStatus(startTime, containers, { reason: e.reason, message: e.message });
+          if (e.message !== lastWait) {
+            lastWait = e.message;
+            log.warn('pod cannot start yet', { reason: e.reason, message: e.message });
+            await api.patchPodStatus(this.namespace, this.name, status);
+            void this.#event(
+              'Warning',
+              e.reason === 'Unschedulable' ? 'FailedScheduling' : 'Failed',
+              e.message,
+            );
+          }
+          if (this.#o.failOnConfigError) {
+            const waiting = { reason: e.reason, message: e.message };
+            return await this.#finish(
+              startTime,
+              containers,
+              containers.map(() => ({ waiting })),
+              waiting,
+            );
+          }
+          await this.#sleep(Math.min(this.#o.configRetryMs * 2 ** attempt, 10_000));
+        }
+      }
+      if (this.#stopReason || !volumes) {
+        return await this.#finish(
+          startTime,
+          containers,
+          containers.map(() => ({ terminated: this.#notStarted('ContainerStatusUnknown') })),
+        );
+      }
+      // Init containers, one after the other.
+      for (const c of inits) {
+        const t = await this.#runContainer(c, podLike, volumes, podDir, logFile, log);
+        if (t.exitCode !== 0 || this.#stopReason) {
+          return await this.#finish(
+            startTime,
+            containers,
+            containers.map(() => ({ waiting: { reason: 'PodInitializing' } })),
+            {
+              message: `init container ${c.name} failed: ${t.reason}`,
+            },
+          );
+        }
+      }
+      // The containers, together.
+      const states: ContainerState[] = containers.map(() => ({ waiting: { reason: 'ContainerCreating' } }));
+      const ids: (string | undefined)[] = containers.map(() => undefined);
+      const writeRunning = () =>
+        api.patchPodStatus(
+          this.namespace,
+          this.name,
+          runningPodStatus(
+            startTime,
+            clock.now(),
+            containers.map((c, i) => ({ c, state: states[i]!, ...(ids[i] ? { id: ids[i] } : {}) })),
+          ),
+        );
+      const results = await Promise.all(
+        containers.map((c, i) =>
+          this.#runContainer(c, podLike, volumes!, podDir, logFile, log, async (p) => {
+            states[i] = { running: { startedAt: kubeTime(p.startedAt) } };
+            ids[i] = `local://${p.pid ?? 0}`;
+            await writeRunning();
+            void this.#event('Normal', 'Started', `Started container ${c.name}`);
+          }),
+        ),
+      );
+      return await this.#finish(
+        startTime,
+        containers,
+        results.map((t, i) => ({ terminated: this.#terminatedState(t, ids[i]) })),
+        { ids },
+      );
+    } catch (e) {
+      log.error('pod run failed', { error: e });
+      return await this.#finish(
+        startTime,
+        containers,
+        containers.map(() => ({
+          terminated: this.#notStarted('StartError', e instanceof Error ? e.message : String(e)),
+        })),
+      );
+    } finally {
+      await rm(podDir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  async #runContainer(
+    c: Container,
+    pod: PodLike,
+    volumes: NonNullable<Awaited<ReturnType<typeof prepareVolumes>>>,
+    podDir: string,
+    logFile: string,
+    log: Logger,
+    onStart?: (p: RunningProcess) => Promise<void>,
+  ): Promise<Terminated> {
+    const now = () => this.#o.clock.now();
+    const resolved = resolveCommand(c, this.#o.images);
+    if (!resolved.ok) {
+      void this.#event('Warning', 'Failed', resolved.message);
+      return {
+        exitCode: 128,
+        signal: undefined,
+        reason: resolved.reason,
+        message: resolved.message,
+        startedAt: now(),
+        finishedAt: now(),
+      };
+    }
+    const mounts = await hostMounts(c, volumes);
+    const terminationFile = join(podDir, `termination-log-${c.name}`);
+    const pathMap = [
+      ...mounts.map((m) => ({ mountPath: m.mountPath, hostPath: m.hostPath })),
+      { mountPath: c.terminationMessagePath ?? '/dev/termination-log', hostPath: terminationFile },
+    ].sort((a, b) => b.mountPath.length - a.mountPath.length);
+    const rw = (v: string) => rewritePath(v, pathMap);
+    const podEnv = await resolveEnv(pod, c, this.#o.api);
+    const env: Record<string, string> = { ...this.#o.hostEnv, ...resolved.env, HOSTNAME: pod.metadata.name };
+    for (const [k, v] of Object.entries(podEnv)) env[k] = rw(v);
+    const tmp = mounts.find((m) => m.mountPath === '/tmp');
+    if (tmp) env.TMPDIR = tmp.hostPath;
+    env.CAIRN_TERMINATION_LOG = terminationFile;
+    env.CAIRN_PATH_MAP = JSON.stringify(Object.fromEntries(pathMap.map((m) => [m.mountPath, m.hostPath])));
+    const readOnly = mounts.filter((m) => m.readOnly).map((m) => m.hostPath);
+    if (readOnly.length > 0) env.CAIRN_READONLY_PATHS = readOnly.join(':');
+    const argv = resolved.argv.map((a, i) => (i === 0 ? a : rw(a)));
+    const cwd = c.workingDir ? rw(c.workingDir) : resolved.cwd;
+    log.info('starting container', { container: c.name, argv: [argv[0], `(${argv.length - 1} args)`] });
+    const p = await startProcess(
+      {
+        argv,
+        env,
+        cwd,
+        logFile,
+        terminationFile,
+        terminationMessagePolicy: c.terminationMessagePolicy ?? 'File',
+      },
+      now,
+    );
+    this.#procs.add(p);
+    if (this.#stopReason) p.kill(0);
+    try {
+      if (onStart) await onStart(p).catch((e: unknown) => log.warn('status write failed', { error: e }));
+      const t = await p.done;
+      log.info('container ended', { container: c.name, exitCode: t.exitCode, reason: t.reason });
+      return t;
+    } finally {
+      this.#procs.delete(p);
+    }
+  }
+
+  #terminatedState(t: Terminated, id: string | undefined): NonNullable<ContainerState['terminated']> {
+    return {
+      exitCode: t.exitCode,
+      reason: t.reason,
+      ...(t.message ? { message: t.message } : {}),
+      startedAt: kubeTime(t.startedAt),
+      finishedAt: kubeTime(t.finishedAt),
+      ...(id ? { containerID: id } : {}),
+    };
+  }
+
+  #notStarted(reason: string, message?: string): NonNullable<ContainerState['terminated']> {
+    const t = kubeTime(this.#o.clock.now());
+    return { exitCode: 137, reason, ...(message ? { message } : {}), startedAt: t, finishedAt: t };
+  }
+
+  async #finish(
+    startTime: Date,
+    containers: Container[],
+    states: ContainerState[],
+    opts: { ids?: (string | undefined)[]; reason?: string; message?: string } = {},
+  ): Promise<PodOutcome> {
+    const ids = opts.ids ?? [];
+    const extra = {
+      ...(opts.reason ? { reason: opts.reason } : {}),
+      ...(opts.message ? { message: opts.message } : {}),
+    };
+    const at = this.#o.clock.now();
+    const status = finishedPodStatus(
+      startTime,
+      at,
+      containers.map((c, i) => ({ c, state: states[i]!, ...(ids[i] ? { id: ids[i] } : {}) })),
+      this.#stopReason === 'shutdown'
+        ? { reason: 'Terminated', message: 'Pod was terminated in response to imminent node shutdown.' }
+        : extra,
+    );
+    if (status.phase === 'Failed' && this.#stopReason === 'deadline') {
+      (status as { reason?: string }).reason ??= 'DeadlineExceeded';
+    }
+    await this.#o.api.patchPodStatus(this.namespace, this.name, status).catch((e: unknown) => {
+      this.#o.log.warn('final pod status not written', { pod: `${this.namespace}/${this.name}`, error: e });
+    });
+    return { phase: status.phase as 'Succeeded' | 'Failed', finishedAt: at };
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  #event(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const m = this.#pod.metadata;
+    return this.#o.api.event(
+      { kind: 'Pod', apiVersion: 'v1', namespace: m.namespace, name: m.name, uid: m.uid },
+      type,
+      reason,
+      message,
+      'kubelet',
+      this.#o.clock.now(),
+    );
+  }
+}

@@ -1,0 +1,364 @@
+/**
+ * What kubelet prepares before a container starts, done on the host: the env (value, valueFrom
+ * secretKeyRef / configMapKeyRef / fieldRef, envFrom, `$(VAR)` expansion) read from the API server
+ * in the Pod's namespace, and the volumes as host folders:
+ *
+ *   persistentVolumeClaim  <stateDir>/volumes/<namespace>/<claimName>/ (the PVC must exist)
+ *   secret, configMap      <podDir>/volumes/<volume>/, one file per key (or per `items` path)
+ *   emptyDir               <podDir>/volumes/<volume>/
+ *   hostPath               the path itself
+ *
+ * A container's mountPaths do not exist on the host, so every command/args element and env value
+ * that names a path under a mountPath (`/backup/x`, or `--flag=/backup/x`) is rewritten to the
+ * host folder, as is `workingDir`; `CAIRN_PATH_MAP` carries the mapping as JSON for paths hidden
+ * inside other values. A mount at /tmp also becomes TMPDIR.
+ *
+ * Missing Secrets, ConfigMaps or keys fail like kubelet's: CreateContainerConfigError with its
+ * message (`secret "x" not found`, `couldn't find key k in Secret ns/x`); kubelet retries, and so
+ * does the runner.
+ */
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, normalize } from 'node:path';
+
+export interface Lookup {
+  /** undefined when it does not exist. */
+  secret(namespace: string, name: string): Promise<{ data?: Record<string, string> } | undefined>;
+  configMap(
+    namespace: string,
+    name: string,
+  ): Promise<{ data?: Record<string, string>; binaryData?: Record<string, string> } | undefined>;
+  pvcExists(namespace: string, name: string): Promise<boolean>;
+}
+
+/** Kubelet could not build the container's config: the pod waits (kubelet retries). */
+export class ContainerConfigError extends Error {
+  constructor(
+    readonly reason: 'CreateContainerConfigError' | 'ContainerCreating' | 'Unschedulable',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ContainerConfigError';
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    secretKeyRef?: { name: string; key: string; optional?: boolean };
+    configMapKeyRef?: { name: string; key: string; optional?: boolean };
+    fieldRef?: { fieldPath: string };
+    resourceFieldRef?: { resource: string };
+  };
+}
+
+export interface EnvFromSource {
+  prefix?: string;
+  secretRef?: { name: string; optional?: boolean };
+  configMapRef?: { name: string; optional?: boolean };
+}
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  readOnly?: boolean;
+}
+
+export interface Container {
+  name: string;
+  image?: string;
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  env?: EnvVar[];
+  envFrom?: EnvFromSource[];
+  volumeMounts?: VolumeMount[];
+  terminationMessagePath?: string;
+  terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError';
+}
+
+export interface Volume {
+  name: string;
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  secret?: {
+    secretName: string;
+    items?: { key: string; path: string; mode?: number }[];
+    defaultMode?: number;
+    optional?: boolean;
+  };
+  configMap?: {
+    name: string;
+    items?: { key: string; path: string; mode?: number }[];
+    defaultMode?: number;
+    optional?: boolean;
+  };
+  emptyDir?: Obj;
+  hostPath?: { path: string };
+}
+
+export interface PodLike {
+  metadata: {
+    name: string;
+    namespace: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: { volumes?: Volume[]; nodeName?: string; serviceAccountName?: string };
+  status?: { podIP?: string; hostIP?: string };
+}
+
+/** A mount as a host folder. */
+export interface HostMount {
+  mountPath: string;
+  hostPath: string;
+  readOnly: boolean;
+}
+
+const decode = (b64: string) => Buffer.from(b64, 'base64');
+
+/** The volumes of a pod as host folders (created, with Secret and ConfigMap keys written). */
+export async function prepareVolumes(
+  pod: PodLike,
+  opts: { stateDir: string; podDir: string },
+  lookup: Lookup,
+): Promise<Map<string, { hostPath: string; readOnly: boolean }>> {
+  const ns = pod.metadata.namespace;
+  const out = new Map<string, { hostPath: string; readOnly: boolean }>();
+  for (const v of pod.spec.volumes ?? []) {
+    if (v.persistentVolumeClaim) {
+      const claim = v.persistentVolumeClaim.claimName;
+      if (!(await lookup.pvcExists(ns, claim))) {
+        throw new ContainerConfigError(
+          'Unschedulable',
+          `0/1 nodes are available: persistentvolumeclaim "${claim}" not found.`,
+        );
+      }
+      const dir = join(opts.stateDir, 'volumes', ns, claim);
+      await mkdir(dir, { recursive: true });
+      out.set(v.name, { hostPath: dir, readOnly: v.persistentVolumeClaim.readOnly === true });
+    } else if (v.secret || v.configMap) {
+      const isSecret = v.secret !== undefined;
+      const src = (v.secret ?? v.configMap)!;
+      const name = v.secret ? v.secret.secretName : v.configMap!.name;
+      const found = isSecret ? await lookup.secret(ns, name) : await lookup.configMap(ns, name);
+      const dir = join(opts.podDir, 'volumes', v.name);
+      await mkdir(dir, { recursive: true });
+      if (!found) {
+        if (src.optional) {
+          out.set(v.name, { hostPath: dir, readOnly: true });
+          continue;
+        }
+        throw new ContainerConfigError(
+          'ContainerCreating',
+          `MountVolume.SetUp failed for volume "${v.name}" : ${isSecret ? 'secret' : 'configmap'} "${name}" not found`,
+        );
+      }
+      const files = new Map<string, Buffer>();
+      for (const [k, val] of Object.entries(found.data ?? {}))
+        files.set(k, isSecret ? decode(val) : Buffer.from(val));
+      for (const [k, val] of Object.entries(
+        (found as { binaryData?: Record<string, string> }).binaryData ?? {},
+      )) {
+        files.set(k, decode(val));
+      }
+      const items = src.items ?? [...files.keys()].map((key) => ({ key, path: key }));
+      for (const item of items) {
+        const content = files.get(item.key);
+        if (content === undefined) {
+          if (src.optional) continue;
+          throw new ContainerConfigError(
+            'ContainerCreating',
+            `MountVolume.SetUp failed for volume "${v.name}" : configmap references non-existent config key: ${item.key}`,
+          );
+        }
+        const file = join(dir, normalize(item.path).replace(/^(\.\.[/\\])+/, ''));
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file, content);
+        await chmod(file, (item as { mode?: number }).mode ?? src.defaultMode ?? 0o644);
+      }
+      out.set(v.name, { hostPath: dir, readOnly: true });
+    } else if (v.emptyDir) {
+      const dir = join(opts.podDir, 'volumes', v.name);
+      await mkdir(dir, { recursive: true });
+      out.set(v.name, { hostPath: dir, readOnly: false });
+    } else if (v.hostPath) {
+      out.set(v.name, { hostPath: v.hostPath.path, readOnly: false });
+    } else {
+      const kind = Object.keys(v).find((k) => k !== 'name') ?? 'unknown';
+      throw new ContainerConfigError(
+        'CreateContainerConfigError',
+        `volume "${v.name}": ${kind} volumes are not supported by the local job runner`,
+      );
+    }
+  }
+  return out;
+}
+
+/** A container's mounts as host paths (subPath applied), longest mountPath first. */
+export async function hostMounts(
+  c: Container,
+  volumes: Map<string, { hostPath: string; readOnly: boolean }>,
+): Promise<HostMount[]> {
+  const out: HostMount[] = [];
+  for (const m of c.volumeMounts ?? []) {
+    const v = volumes.get(m.name);
+    if (!v)
+      throw new ContainerConfigError(
+        'CreateContainerConfigError',
+        `volumeMount "${m.name}" names no volume of the pod`,
+      );
+    let hostPath = v.hostPath;
+    if (m.subPath) {
+      hostPath = join(hostPath, normalize(m.subPath).replace(/^(\.\.[/\\])+/, ''));
+      await mkdir(hostPath, { recursive: true });
+    }
+    out.push({
+      mountPath: m.mountPath.replace(/\/+$/, '') || '/',
+      hostPath,
+      readOnly: m.readOnly === true || v.readOnly,
+    });
+  }
+  return out.sort((a, b) => b.mountPath.length - a.mountPath.length);
+}
+
+/** Rewrites a path-like value under a mountPath (`/m/x`, or `--flag=/m/x`) to the host folder. */
+export function rewritePath(
+  value: string,
+  mounts: readonly { mountPath: string; hostPath: string }[],
+): string {
+  const flag = /^(-{1,2}[^=\s]+=)(\/.*)$/.exec(value);
+  if (flag) return flag[1]! + rewritePath(flag[2]!, mounts);
+  for (const m of mounts) {
+    if (m.mountPath === '/') continue;
+    if (value === m.mountPath) return m.hostPath;
+    if (value.startsWith(`${m.mountPath}/`)) return join(m.hostPath, value.slice(m.mountPath.length + 1));
+  }
+  return value;
+}
+
+/** Kubernetes' `$(VAR)` expansion: defined names are replaced, `$$` escapes, the rest stays. */
+export function expand(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => {
+    if (m === '$$') return '$';
+    return name !== undefined && Object.hasOwn(env, name) ? env[name]! : m;
+  });
+}
+
+/** The container's env as kubelet builds it (envFrom first, then env in order). */
+export async function resolveEnv(
+  pod: PodLike,
+  c: Container,
+  lookup: Lookup,
+): Promise<Record<string, string>> {
+  const ns = pod.metadata.namespace;
+  const env: Record<string, string> = {};
+  for (const from of c.envFrom ?? []) {
+    const prefix = from.prefix ?? '';
+    if (from.secretRef) {
+      const s = await lookup.secret(ns, from.secretRef.name);
+      if (!s) {
+        if (from.secretRef.optional) continue;
+        throw new ContainerConfigError(
+          'CreateContainerConfigError',
+          `secret "${from.secretRef.name}" not found`,
+        );
+      }
+      for (const [k, v] of Object.entries(s.data ?? {})) env[prefix + k] = decode(v).toString('utf8');
+    } else if (from.configMapRef) {
+      const cm = await lookup.configMap(ns, from.configMapRef.name);
+      if (!cm) {
+        if (from.configMapRef.optional) continue;
+        throw new ContainerConfigError(
+          'CreateContainerConfigError',
+          `configmap "${from.configMapRef.name}" not found`,
+        );
+      }
+      for (const [k, v] of Object.entries(cm.data ?? {})) env[prefix + k] = v;
+    }
+  }
+  for (const e of c.env ?? []) {
+    if (e.valueFrom) {
+      const v = await valueFrom(pod, e, lookup);
+      if (v !== undefined) env[e.name] = v;
+    } else {
+      env[e.name] = expand(e.value ?? '', env);
+    }
+  }
+  return env;
+}
+
+async function valueFrom(pod: PodLike, e: EnvVar, lookup: Lookup): Promise<string | undefined> {
+  const ns = pod.metadata.namespace;
+  const f = e.valueFrom!;
+  if (f.secretKeyRef) {
+    const { name, key, optional } = f.secretKeyRef;
+    const s = await lookup.secret(ns, name);
+    if (!s) {
+      if (optional) return undefined;
+      throw new ContainerConfigError('CreateContainerConfigError', `secret "${name}" not found`);
+    }
+    const v = s.data?.[key];
+    if (v === undefined) {
+      if (optional) return undefined;
+      throw new ContainerConfigError(
+        'CreateContainerConfigError',
+        `couldn't find key ${key} in Secret ${ns}/${name}`,
+      );
+    }
+    return decode(v).toString('utf8');
+  }
+  if (f.configMapKeyRef) {
+    const { name, key, optional } = f.configMapKeyRef;
+    const cm = await lookup.configMap(ns, name);
+    if (!cm) {
+      if (optional) return undefined;
+      throw new ContainerConfigError('CreateContainerConfigError', `configmap "${name}" not found`);
+    }
+    const v = cm.data?.[key];
+    if (v === undefined) {
+      if (optional) return undefined;
+      throw new ContainerConfigError(
+        'CreateContainerConfigError',
+        `couldn't find key ${key} in ConfigMap ${ns}/${name}`,
+      );
+    }
+    return v;
+  }
+  if (f.fieldRef) return fieldRef(pod, f.fieldRef.fieldPath);
+  if (f.resourceFieldRef) {
+    throw new ContainerConfigError(
+      'CreateContainerConfigError',
+      `env ${e.name}: resourceFieldRef is not supported locally`,
+    );
+  }
+  return undefined;
+}
+
+function fieldRef(pod: PodLike, path: string): string {
+  const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
+  if (m) return (m[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[m[2]!] ?? '';
+  switch (path) {
+    case 'metadata.name':
+      return pod.metadata.name;
+    case 'metadata.namespace':
+      return pod.metadata.namespace;
+    case 'metadata.uid':
+      return pod.metadata.uid ?? '';
+    case 'spec.nodeName':
+      return pod.spec.nodeName ?? '';
+    case 'spec.serviceAccountName':
+      return pod.spec.serviceAccountName ?? 'default';
+    case 'status.podIP':
+    case 'status.hostIP':
+      return '127.0.0.1';
+    default:
+      throw new ContainerConfigError(
+        'CreateContainerConfigError',
+        `fieldRef ${path} is not supported locally`,
+      );
+  }
+}

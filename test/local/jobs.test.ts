@@ -1,0 +1,427 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job } from '@kubernetes/client-node';
+import test, { type ExecutionContext } from 'ava';
+import {
+  type ImageRule,
+  type JobRunner,
+  startJobRunner,
+  TRACKING_FINALIZER,
+} from '../../local/jobs/index.ts';
+import { silentLogger } from '../../shared/log.ts';
+import { startEmulator, tempDir, until } from './_event-helpers.ts';
+
+const NS = 'prod';
+const SH = 'local/busybox:1';
+/** A test image: `sh -c <args[0]> sh <args[1..]>`. */
+const images: ImageRule[] = [{ match: 'local/busybox', entrypoint: ['sh', '-c'] }];
+
+type Json = Record<string, unknown>;
+
+async function setup(t: ExecutionContext, opts: { runner?: boolean } = {}) {
+  const emu = await startEmulator({ crds: false });
+  const stateDir = await tempDir('cairn-jobs-');
+  const core = emu.kc.makeApiClient(CoreV1Api);
+  const batch = emu.kc.makeApiClient(BatchV1Api);
+  await core.createNamespace({ body: { metadata: { name: NS } } });
+  const runners: JobRunner[] = [];
+  const start = async () => {
+    const r = await startJobRunner({
+      kube: emu.kc,
+      stateDir,
+      images,
+      backoff: { baseMs: 50, maxMs: 200 },
+      configRetryMs: 50,
+      maxGraceMs: 500,
+      log: silentLogger,
+    });
+    runners.push(r);
+    return r;
+  };
+  t.teardown(async () => {
+    for (const r of runners) await r.close();
+    await emu.close();
+  });
+  const runner = opts.runner === false ? undefined : await start();
+  return { kc: emu.kc, core, batch, stateDir, runner, start };
+}
+
+function job(name: string, script: string, spec: Json = {}, container: Json = {}, podSpec: Json = {}): V1Job {
+  return {
+    metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'cairn' } },
+    spec: {
+      backoffLimit: 0,
+      ...spec,
+      template: {
+        metadata: { labels: { app: 'test' } },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [{ name: 'main', image: SH, args: [script], ...container }],
+          ...podSpec,
+        },
+      },
+    },
+  } as V1Job;
+}
+
+async function jobJson(
+  kc: KubeConfig,
+  name: string,
+): Promise<Json & { status?: Json & { conditions?: Json[] } }> {
+  const j = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ namespace: NS, name });
+  return JSON.parse(JSON.stringify(j));
+}
+
+async function podsOf(
+  kc: KubeConfig,
+  name: string,
+): Promise<(Json & { metadata: Json; status: Json & { containerStatuses?: Json[] } })[]> {
+  const l = await kc
+    .makeApiClient(CoreV1Api)
+    .listNamespacedPod({ namespace: NS, labelSelector: `job-name=${name}` });
+  return JSON.parse(JSON.stringify(l.items));
+}
+
+function finished(kc: KubeConfig, name: string, ms = 10_000) {
+  return until(
+    async () => {
+      const j = await jobJson(kc, name);
+      const done = j.status?.conditions?.some(
+        (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+      );
+      return done ? j : undefined;
+    },
+    `Job ${name} to finish`,
+    ms,
+  );
+}
+
+function terminated(
+  pod: { status: { containerStatuses?: Json[] } } | undefined,
+): Json & { message?: string } {
+  const state = pod?.status.containerStatuses?.[0]?.state as
+    | { terminated?: Json & { message?: string } }
+    | undefined;
+  if (!state?.terminated) throw new Error(`no terminated state in ${JSON.stringify(pod?.status)}`);
+  return state.terminated;
+}
+
+const condTypes = (j: { status?: { conditions?: Json[] } }) =>
+  (j.status?.conditions ?? []).map((c) => `${String(c.type)}=${String(c.status)}/${String(c.reason)}`);
+
+test('a Job whose command succeeds ends Complete, its Pod Succeeded, as the Job controller leaves them', async (t) => {
+  const { kc, batch, stateDir } = await setup(t);
+  const created = await batch.createNamespacedJob({
+    namespace: NS,
+    body: job('ok', 'echo hello from $HOSTNAME'),
+  });
+  const j = await finished(kc, 'ok');
+  t.deepEqual(condTypes(j), [
+    'SuccessCriteriaMet=True/CompletionsReached',
+    'Complete=True/CompletionsReached',
+  ]);
+  t.like(j.status, { succeeded: 1, ready: 0, terminating: 0, uncountedTerminatedPods: {} });
+  t.is(j.status?.active, undefined);
+  t.is(j.status?.failed, undefined);
+  t.truthy(j.status?.startTime);
+  t.truthy(j.status?.completionTime);
+  const [pod, ...more] = await podsOf(kc, 'ok');
+  t.is(more.length, 0);
+  const uid = created.metadata!.uid!;
+  t.regex(String(pod!.metadata.name), /^ok-[a-z0-9]{5}$/);
+  t.like(pod!.metadata, {
+    labels: {
+      app: 'test',
+      'job-name': 'ok',
+      'controller-uid': uid,
+      'batch.kubernetes.io/job-name': 'ok',
+      'batch.kubernetes.io/controller-uid': uid,
+    },
+    ownerReferences: [
+      { apiVersion: 'batch/v1', kind: 'Job', name: 'ok', uid, controller: true, blockOwnerDeletion: true },
+    ],
+  });
+  t.falsy(
+    (pod!.metadata.finalizers as string[] | undefined)?.includes(TRACKING_FINALIZER),
+    'counted: finalizer removed',
+  );
+  t.is(pod!.status.phase, 'Succeeded');
+  t.like(pod!.status.containerStatuses?.[0], {
+    name: 'main',
+    state: { terminated: { exitCode: 0, reason: 'Completed' } },
+  });
+  const log = await readFile(join(stateDir, 'logs', NS, `${String(pod!.metadata.name)}.log`), 'utf8');
+  t.is(log, `hello from ${String(pod!.metadata.name)}\n`);
+});
+
+test('a secretKeyRef env arrives, and the termination message is captured from the rewritten path', async (t) => {
+  const { kc, core, batch } = await setup(t);
+  await core.createNamespacedSecret({
+    namespace: NS,
+    body: { metadata: { name: 'db' }, data: { password: Buffer.from('s3cret!').toString('base64') } },
+  });
+  await core.createNamespacedConfigMap({
+    namespace: NS,
+    body: { metadata: { name: 'cfg' }, data: { mode: 'fast' } },
+  });
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job(
+      'env',
+      'printf \'{"password":"%s","mode":"%s","greeting":"%s"}\' "$PASSWORD" "$MODE" "$GREETING" > "$1"',
+      {},
+      {
+        args: [
+          'printf \'{"password":"%s","mode":"%s","greeting":"%s"}\' "$PASSWORD" "$MODE" "$GREETING" > "$1"',
+          'sh',
+          '/dev/termination-log',
+        ],
+        env: [
+          { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+          { name: 'MODE', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'mode' } } },
+          { name: 'NAME', value: 'cairn' },
+          { name: 'GREETING', value: 'hi $(NAME), $$(NAME)' },
+        ],
+      },
+    ),
+  });
+  await finished(kc, 'env');
+  const [pod] = await podsOf(kc, 'env');
+  const term = terminated(pod);
+  t.deepEqual(JSON.parse(String(term.message)), {
+    password: 's3cret!',
+    mode: 'fast',
+    greeting: 'hi cairn, $(NAME)',
+  });
+});
+
+test('a failing command is retried with new Pods up to backoffLimit, then the Job fails with BackoffLimitExceeded', async (t) => {
+  const { kc, batch } = await setup(t);
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job('fails', 'echo boom >&2; exit 3', { backoffLimit: 2 }),
+  });
+  const j = await finished(kc, 'fails');
+  t.deepEqual(condTypes(j), ['FailureTarget=True/BackoffLimitExceeded', 'Failed=True/BackoffLimitExceeded']);
+  t.is(j.status?.conditions?.[1]?.message, 'Job has reached the specified backoff limit');
+  t.like(j.status, { failed: 3, ready: 0 });
+  t.is(j.status?.succeeded, undefined);
+  t.is(j.status?.completionTime, undefined);
+  const pods = await podsOf(kc, 'fails');
+  t.is(pods.length, 3);
+  for (const p of pods) {
+    t.is(p.status.phase, 'Failed');
+    t.like(p.status.containerStatuses?.[0], { state: { terminated: { exitCode: 3, reason: 'Error' } } });
+  }
+});
+
+test('FallbackToLogsOnError puts the end of the log in the termination message of a failure', async (t) => {
+  const { kc, batch } = await setup(t);
+  const script = 'i=0; while [ $i -lt 100 ]; do echo line $i; i=$((i+1)); done; exit 1';
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job('fallback', script, {}, { terminationMessagePolicy: 'FallbackToLogsOnError' }),
+  });
+  await finished(kc, 'fallback');
+  const [pod] = await podsOf(kc, 'fallback');
+  const message = String(terminated(pod).message);
+  const lines = message.split('\n');
+  t.is(lines.length, 80);
+  t.is(lines[0], 'line 20');
+  t.is(lines.at(-1), 'line 99');
+});
+
+test('activeDeadlineSeconds kills the running command and fails the Job with DeadlineExceeded', async (t) => {
+  const { kc, batch, stateDir } = await setup(t);
+  const marker = join(stateDir, 'after-sleep');
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job('slow', `sleep 20; touch ${marker}`, { activeDeadlineSeconds: 1, backoffLimit: 3 }),
+  });
+  const started = Date.now();
+  const j = await finished(kc, 'slow');
+  t.true(Date.now() - started < 5000, 'killed near the deadline');
+  t.deepEqual(condTypes(j), ['FailureTarget=True/DeadlineExceeded', 'Failed=True/DeadlineExceeded']);
+  t.is(j.status?.conditions?.[1]?.message, 'Job was active longer than specified deadline');
+  t.like(j.status, { failed: 1 });
+  // The Job controller deletes the pods it killed.
+  await until(
+    async () => ((await podsOf(kc, 'slow')).length === 0 ? true : undefined),
+    'the killed pod to be deleted',
+  );
+  t.false(existsSync(marker));
+});
+
+test('deleting a Job (with propagation) kills its running process', async (t) => {
+  const { kc, batch, stateDir } = await setup(t);
+  const marker = join(stateDir, 'after-sleep');
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job('doomed', `echo started; sleep 20; touch ${marker}`),
+  });
+  await until(async () => {
+    const [p] = await podsOf(kc, 'doomed');
+    return p?.status.phase === 'Running' ? p : undefined;
+  }, 'the pod to run');
+  await batch.deleteNamespacedJob({ namespace: NS, name: 'doomed', propagationPolicy: 'Background' });
+  await until(async () => ((await podsOf(kc, 'doomed')).length === 0 ? true : undefined), 'the pod to go');
+  await new Promise((r) => setTimeout(r, 300));
+  t.false(existsSync(marker));
+});
+
+test('a missing Secret holds the Pod in CreateContainerConfigError until the Secret exists', async (t) => {
+  const { kc, core, batch } = await setup(t);
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job(
+      'waits',
+      'exit 0',
+      {},
+      { env: [{ name: 'P', valueFrom: { secretKeyRef: { name: 'later', key: 'k' } } }] },
+    ),
+  });
+  const waiting = await until(async () => {
+    const [p] = await podsOf(kc, 'waits');
+    const w = (p?.status.containerStatuses?.[0] as { state?: { waiting?: Json } } | undefined)?.state
+      ?.waiting;
+    return w?.reason === 'CreateContainerConfigError' ? { p, w } : undefined;
+  }, 'CreateContainerConfigError');
+  t.is(waiting.p!.status.phase, 'Pending');
+  t.is(waiting.w.message, 'secret "later" not found');
+  await core.createNamespacedSecret({
+    namespace: NS,
+    body: { metadata: { name: 'later' }, data: { other: 'eA==' } },
+  });
+  await until(async () => {
+    const [p] = await podsOf(kc, 'waits');
+    const w = (p?.status.containerStatuses?.[0] as { state?: { waiting?: Json } } | undefined)?.state
+      ?.waiting;
+    return w?.message === "couldn't find key k in Secret prod/later" ? true : undefined;
+  }, 'the missing key to be reported');
+  await core.replaceNamespacedSecret({
+    namespace: NS,
+    name: 'later',
+    body: { metadata: { name: 'later' }, data: { k: 'eA==' } },
+  });
+  const j = await finished(kc, 'waits');
+  t.deepEqual(condTypes(j).at(-1), 'Complete=True/CompletionsReached');
+});
+
+test('a PVC volume is a host folder, and paths under its mountPath are rewritten; a missing PVC leaves the Pod unschedulable', async (t) => {
+  const { kc, core, batch, stateDir } = await setup(t);
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job(
+      'writes',
+      'echo data > "$1"; test "$OUT_DIR" != /backup && test -d "$OUT_DIR"',
+      {},
+      {
+        args: ['echo data > "$1"; test "$OUT_DIR" != /backup && test -d "$OUT_DIR"', 'sh', '/backup/out.txt'],
+        env: [{ name: 'OUT_DIR', value: '/backup' }],
+        volumeMounts: [{ name: 'store', mountPath: '/backup' }],
+      },
+      { volumes: [{ name: 'store', persistentVolumeClaim: { claimName: 'backups' } }] },
+    ),
+  });
+  const pending = await until(async () => {
+    const [p] = await podsOf(kc, 'writes');
+    const c = (p?.status.conditions as Json[] | undefined)?.find((x) => x.type === 'PodScheduled');
+    return c?.status === 'False' ? c : undefined;
+  }, 'the pod to be unschedulable');
+  t.like(pending, {
+    reason: 'Unschedulable',
+    message: '0/1 nodes are available: persistentvolumeclaim "backups" not found.',
+  });
+  await core.createNamespacedPersistentVolumeClaim({
+    namespace: NS,
+    body: {
+      metadata: { name: 'backups' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    },
+  });
+  const j = await finished(kc, 'writes');
+  t.deepEqual(condTypes(j).at(-1), 'Complete=True/CompletionsReached');
+  t.is(await readFile(join(stateDir, 'volumes', NS, 'backups', 'out.txt'), 'utf8'), 'data\n');
+});
+
+test('an image the runner cannot run fails its Pod with a clear message', async (t) => {
+  const { kc, batch } = await setup(t);
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job('alien', 'true', {}, { image: 'docker.io/library/nginx:1' }),
+  });
+  const j = await finished(kc, 'alien');
+  t.deepEqual(condTypes(j).at(-1), 'Failed=True/BackoffLimitExceeded');
+  const [pod] = await podsOf(kc, 'alien');
+  t.is(pod!.status.phase, 'Failed');
+  t.like(pod!.status.containerStatuses?.[0], {
+    state: {
+      terminated: {
+        reason: 'ErrImagePull',
+        message:
+          'image "docker.io/library/nginx:1" cannot run locally: no entry in the local job runner\'s image map',
+      },
+    },
+  });
+});
+
+test('after a restart, a finished Job is not run again and a Pod left Running is marked NodeLost and retried', async (t) => {
+  const { kc, core, batch, start } = await setup(t, { runner: false });
+  // A Job that finished under an earlier runner.
+  const first = await start();
+  await batch.createNamespacedJob({ namespace: NS, body: job('done-before', 'exit 0') });
+  await finished(kc, 'done-before');
+  await first.close();
+  // A Job whose pod was running when the earlier runner died.
+  const created = await batch.createNamespacedJob({
+    namespace: NS,
+    body: job('interrupted', 'exit 0', { backoffLimit: 1 }),
+  });
+  const uid = created.metadata!.uid!;
+  const labels = {
+    'batch.kubernetes.io/controller-uid': uid,
+    'batch.kubernetes.io/job-name': 'interrupted',
+    'controller-uid': uid,
+    'job-name': 'interrupted',
+  };
+  await core.createNamespacedPod({
+    namespace: NS,
+    body: {
+      metadata: {
+        name: 'interrupted-zzzzz',
+        labels,
+        finalizers: [TRACKING_FINALIZER],
+        ownerReferences: [
+          {
+            apiVersion: 'batch/v1',
+            kind: 'Job',
+            name: 'interrupted',
+            uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+      },
+      spec: {
+        restartPolicy: 'Never',
+        nodeName: 'cairn-local',
+        containers: [{ name: 'main', image: SH, args: ['exit 0'] }],
+      },
+    },
+  });
+  await core.patchNamespacedPodStatus({
+    namespace: NS,
+    name: 'interrupted-zzzzz',
+    body: [{ op: 'replace', path: '/status/phase', value: 'Running' }],
+  });
+  await start();
+  const j = await finished(kc, 'interrupted');
+  t.deepEqual(condTypes(j).at(-1), 'Complete=True/CompletionsReached');
+  t.like(j.status, { failed: 1, succeeded: 1 });
+  const pods = await podsOf(kc, 'interrupted');
+  const lost = pods.find((p) => p.metadata.name === 'interrupted-zzzzz');
+  t.like(lost?.status, { phase: 'Failed', reason: 'NodeLost' });
+  t.is(pods.length, 2);
+  t.is((await podsOf(kc, 'done-before')).length, 1, 'the finished Job got no new pod');
+});
