@@ -8,7 +8,7 @@
  * The pod's scratch folder (`<stateDir>/pods/<ns>/<pod>/`: Secret files, emptyDirs, the
  * termination file) is removed when the pod ends; its log stays in `<stateDir>/logs/<ns>/<pod>.log`.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -62,6 +62,8 @@ export class PodRun {
   readonly name: string;
   readonly done: Promise<PodOutcome>;
   #stopReason: StopReason | undefined;
+  /** Set once the final status is decided: a later stop() changes nothing. */
+  #ended = false;
   #wake: (() => void) | undefined;
   #procs = new Set<RunningProcess>();
   readonly #o: PodRunOptions;
@@ -80,8 +82,10 @@ export class PodRun {
     return this.#stopReason;
   }
 
-  stop(reason: StopReason): void {
-    if (this.#stopReason) return;
+  /** Kills the pod's processes; false when it had already ended (nothing to stop). */
+  stop(reason: StopReason): boolean {
+    if (this.#ended) return false;
+    if (this.#stopReason) return true;
     this.#stopReason = reason;
     this.#wake?.();
     const grace = Math.min(
@@ -89,6 +93,7 @@ export class PodRun {
       this.#o.maxGraceMs,
     );
     for (const p of this.#procs) p.kill(grace);
+    return true;
   }
 
   async #run(): Promise<PodOutcome> {
@@ -240,8 +245,10 @@ export class PodRun {
     if (tmp) env.TMPDIR = tmp.hostPath;
     env.CAIRN_TERMINATION_LOG = terminationFile;
     env.CAIRN_PATH_MAP = JSON.stringify(Object.fromEntries(pathMap.map((m) => [m.mountPath, m.hostPath])));
-    const readOnly = mounts.filter((m) => m.readOnly).map((m) => m.hostPath);
-    if (readOnly.length > 0) env.CAIRN_READONLY_PATHS = readOnly.join(':');
+    const readOnly = mounts.filter((m) => m.readOnly);
+    if (readOnly.length > 0) env.CAIRN_READONLY_PATHS = readOnly.map((m) => m.hostPath).join(':');
+    // No mount namespace here, so a read-only mount cannot refuse writes; a write is caught after.
+    const before = await Promise.all(readOnly.map((m) => fingerprint(m.hostPath)));
     const argv = resolved.argv.map((a, i) => (i === 0 ? a : rw(a)));
     const cwd = c.workingDir ? rw(c.workingDir) : resolved.cwd;
     log.info('starting container', { container: c.name, argv: [argv[0], `(${argv.length - 1} args)`] });
@@ -262,6 +269,13 @@ export class PodRun {
       if (onStart) await onStart(p).catch((e: unknown) => log.warn('status write failed', { error: e }));
       const t = await p.done;
       log.info('container ended', { container: c.name, exitCode: t.exitCode, reason: t.reason });
+      for (const [i, m] of readOnly.entries()) {
+        if ((await fingerprint(m.hostPath)) === before[i]) continue;
+        const msg = `container ${c.name} changed the read-only mount ${m.mountPath} (${m.hostPath}); in a cluster the write would have failed`;
+        log.warn(msg);
+        await appendFile(logFile, `[cairn-local] ${msg}\n`).catch(() => {});
+        void this.#event('Warning', 'ReadOnlyMountWritten', msg);
+      }
       return t;
     } finally {
       this.#procs.delete(p);
@@ -295,6 +309,7 @@ export class PodRun {
       ...(opts.reason ? { reason: opts.reason } : {}),
       ...(opts.message ? { message: opts.message } : {}),
     };
+    this.#ended = true;
     const at = this.#o.clock.now();
     const status = finishedPodStatus(
       startTime,
@@ -338,4 +353,21 @@ export class PodRun {
       this.#o.clock.now(),
     );
   }
+}
+
+/** Names, sizes and mtimes under a folder (at most 5000 entries): enough to notice a write. */
+async function fingerprint(dir: string): Promise<string> {
+  const parts: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (parts.length >= 5000) return;
+      const full = join(d, e.name);
+      const st = await stat(full).catch(() => undefined);
+      parts.push(`${full}:${st?.size ?? '?'}:${st?.mtimeMs ?? '?'}`);
+      if (e.isDirectory()) await walk(full);
+    }
+  };
+  await walk(dir);
+  return parts.sort().join('\n');
 }

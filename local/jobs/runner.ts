@@ -497,9 +497,9 @@ class Runner implements JobRunner {
   /** Stops a Job's running pods and waits for their final status; returns their names. */
   async #stopRuns(jobUid: string, reason: StopReason): Promise<string[]> {
     const runs = [...this.#runs.values()].filter((r) => r.jobUid === jobUid);
-    for (const r of runs) r.run.stop(reason);
+    const stopped = runs.filter((r) => r.run.stop(reason));
     await Promise.all(runs.map((r) => r.run.done.catch(() => {})));
-    return runs.map((r) => r.run.name);
+    return stopped.map((r) => r.run.name);
   }
 
   /** The Job is gone: its pods stop, and the ones being deleted lose the tracking finalizer. */

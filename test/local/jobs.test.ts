@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Job,
+} from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import {
   type ImageRule,
@@ -9,6 +15,9 @@ import {
   startJobRunner,
   TRACKING_FINALIZER,
 } from '../../local/jobs/index.ts';
+import { parseAgentResult } from '../../shared/agent-contract.ts';
+import { agentJob, destinationBinding, mergeBindings, sourceVolumesBinding } from '../../shared/jobs.ts';
+import type { KubeObject } from '../../shared/kube.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { startEmulator, tempDir, until } from './_event-helpers.ts';
 
@@ -424,4 +433,99 @@ test('after a restart, a finished Job is not run again and a Pod left Running is
   t.like(lost?.status, { phase: 'Failed', reason: 'NodeLost' });
   t.is(pods.length, 2);
   t.is((await podsOf(kc, 'done-before')).length, 1, 'the finished Job got no new pod');
+});
+
+test('the real agent runs in a Job built by job-launcher: a tar backup from a PVC to a PVC, reported in the termination message', async (t) => {
+  const emu = await startEmulator();
+  const stateDir = await tempDir('cairn-agent-job-');
+  const core = emu.kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: NS } } });
+  const runner = await startJobRunner({ kube: emu.kc, stateDir, backoff: { baseMs: 50 }, log: silentLogger });
+  t.teardown(async () => {
+    await runner.close();
+    await emu.close();
+  });
+  for (const claim of ['data', 'store']) {
+    await core.createNamespacedPersistentVolumeClaim({
+      namespace: NS,
+      body: {
+        metadata: { name: claim },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+      },
+    });
+  }
+  await mkdir(join(stateDir, 'volumes', NS, 'data', 'sub'), { recursive: true });
+  await writeFile(join(stateDir, 'volumes', NS, 'data', 'sub', 'file.txt'), 'hello cairn\n');
+  const backup = (await emu.kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: 'backup.cairn.dev',
+    version: 'v1alpha1',
+    namespace: NS,
+    plural: 'backups',
+    body: {
+      apiVersion: 'backup.cairn.dev/v1alpha1',
+      kind: 'Backup',
+      metadata: { name: 'files-202503270100' },
+      spec: { policyRef: { kind: 'BackupPolicy', name: 'files' } },
+    },
+  })) as KubeObject;
+  const { paths, binding: src } = sourceVolumesBinding(['data']);
+  const { agent, binding: dest } = destinationBinding({ type: 'pvc', claimName: 'store', path: 'files' });
+  const body = agentJob({
+    name: 'files-202503270100',
+    namespace: NS,
+    owner: backup,
+    ownerKind: 'Backup',
+    labels: { 'app.kubernetes.io/managed-by': 'cairn' },
+    options: {
+      command: 'backup',
+      source: { kind: 'tar', paths },
+      destination: agent,
+      policy: 'files',
+      scheduledTime: '2025-03-27T01:00:00Z',
+      backupName: 'files-202503270100',
+      compression: 'gzip',
+    },
+    binding: mergeBindings(src, dest),
+    backoffLimit: 0,
+    activeDeadlineSeconds: 60,
+  });
+  await emu.kc.makeApiClient(BatchV1Api).createNamespacedJob({ namespace: NS, body: body as V1Job });
+  const j = await finished(emu.kc, 'files-202503270100', 30_000);
+  const [pod] = await podsOf(emu.kc, 'files-202503270100');
+  const term = terminated(pod);
+  t.deepEqual(condTypes(j).at(-1), 'Complete=True/CompletionsReached', String(term.message));
+  const result = parseAgentResult(String(term.message));
+  t.true(result.ok);
+  if (!result.ok) return;
+  t.is(result.compression, 'gzip');
+  // The artifact is on the destination PVC's host folder, at the key the agent reported.
+  const artifact = join(stateDir, 'volumes', NS, 'store', result.key);
+  t.true(existsSync(artifact), `${artifact} from ${JSON.stringify(result)}`);
+  t.is((await stat(artifact)).size, result.sizeBytes);
+});
+
+test('a write to a read-only mount is reported in the pod log (no mount namespace can refuse it locally)', async (t) => {
+  const { kc, core, batch, stateDir } = await setup(t);
+  await core.createNamespacedPersistentVolumeClaim({
+    namespace: NS,
+    body: {
+      metadata: { name: 'src' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    },
+  });
+  const script = 'echo oops > "$1"';
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job(
+      'ro',
+      script,
+      {},
+      { args: [script, 'sh', '/src/x'], volumeMounts: [{ name: 'src', mountPath: '/src', readOnly: true }] },
+      { volumes: [{ name: 'src', persistentVolumeClaim: { claimName: 'src' } }] },
+    ),
+  });
+  await finished(kc, 'ro');
+  const [pod] = await podsOf(kc, 'ro');
+  const log = await readFile(join(stateDir, 'logs', NS, `${String(pod!.metadata.name)}.log`), 'utf8');
+  t.regex(log, /\[cairn-local\] container main changed the read-only mount \/src/);
 });
