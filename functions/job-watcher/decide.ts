@@ -15,6 +15,8 @@ import { isFinished } from '../../shared/policy.ts';
 
 /** A Backup or Restore without a Job this long after it was created has lost its launcher. */
 export const NO_JOB_GRACE_SECONDS = 600;
+/** How long a complete Job may go without a visible Succeeded pod before its run is failed. */
+export const RESULT_GRACE_SECONDS = 120;
 /** Beyond the Job's own deadline, how long before a Backup is failed without the Job controller. */
 export const DEADLINE_GRACE_SECONDS = 300;
 
@@ -57,8 +59,8 @@ function agentResult(pod: KubeObject | undefined): AgentResult | undefined {
   }
 }
 
-/** What the Job says about the run. `now` only matters when the Job is gone or stuck. */
-export function outcomeOf({ job, pods }: JobState): Outcome | undefined {
+/** What the Job says about the run. `now` only matters when the Job's pod is late or stuck. */
+export function outcomeOf({ job, pods }: JobState, now: Date): Outcome | undefined {
   if (!job) return undefined;
   const startTime = job.status?.startTime as string | undefined;
   const completionTime = (job.status?.completionTime as string | undefined) ?? undefined;
@@ -67,6 +69,12 @@ export function outcomeOf({ job, pods }: JobState): Outcome | undefined {
     const pod = pods.find((p) => p.status?.phase === 'Succeeded');
     const result = agentResult(pod);
     if (result?.ok) return { ...base, phase: 'Completed', result, completionTime: result.completionTime };
+    // The pod's own update (with its termination message) may still be on its way: wait for it,
+    // but not forever.
+    const doneAt = Date.parse(completionTime ?? '');
+    if (!pod && (Number.isNaN(doneAt) || now.getTime() - doneAt < RESULT_GRACE_SECONDS * 1000)) {
+      return { ...base, phase: 'Running' };
+    }
     return {
       ...base,
       phase: 'Failed',
@@ -133,7 +141,7 @@ export function decideRun(
 ): RunDecision {
   const at = refOf(run, kind);
   if (isFinished(run as Backup) || run.metadata.deletionTimestamp) return { plan: [], updated: run };
-  let o = outcomeOf(state);
+  let o = outcomeOf(state, now);
   const status = run.status ?? {};
   const nowIso = now.toISOString();
   if (!o) {

@@ -88,6 +88,23 @@ test('a complete Job with the agent result makes the Backup Completed with locat
   t.like(d.reply?.data, { name: 'b1', sha256: sha });
 });
 
+test('a complete Job whose Succeeded pod is not visible yet waits for the pod, then fails without a result', (t) => {
+  const complete = job({
+    completionTime: '2025-03-20T01:01:50Z',
+    conditions: [{ type: 'Complete', status: 'True' }],
+  });
+  const early = decideRun('Backup', pending(), { job: complete, pods: [pod('Running')] }, now, false);
+  t.not(statusOf(early.plan)?.phase, 'Failed');
+  const late = decideRun(
+    'Backup',
+    pending(),
+    { job: complete, pods: [pod('Running')] },
+    new Date('2025-03-20T01:10:00Z'),
+    false,
+  );
+  t.like(statusOf(late.plan), { phase: 'Failed', reason: 'NoResult' });
+});
+
 test('a complete Job without a readable result is a failure, never a Completed backup', (t) => {
   const state = {
     job: job({ conditions: [{ type: 'Complete', status: 'True' }] }),

@@ -1,0 +1,158 @@
+/**
+ * End to end on the local runtime, with real PostgreSQL, s3rver and the real agent: an
+ * every-minute DatabaseBackup produces verified Backups, the policy shows the seed status fields,
+ * retention trims to keepLast (artifacts first), and a Restore into an empty database brings back
+ * the same rows.
+ */
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import test from 'ava';
+import type { Backup, DatabaseBackup, Restore } from '../../shared/api/index.ts';
+import type { KubeObject } from '../../shared/kube.ts';
+import { startPostgres } from '../fixtures/postgres.ts';
+import { startS3 } from '../fixtures/s3.ts';
+import { names, startE2E, waitFor } from './helpers.ts';
+
+const PASSWORD = 'pg-secret-e2e-7f3a';
+
+test('a DatabaseBackup every minute: verified backups, seed status, keepLast retention, and a restore with identical rows', async (t) => {
+  const [pg, s3] = await Promise.all([
+    startPostgres({ password: PASSWORD }),
+    startS3({ buckets: ['cairn-e2e'] }),
+  ]);
+  const e2e = await startE2E();
+  t.teardown(async () => {
+    await e2e.stop();
+    await Promise.all([pg.stop(), s3.stop()]);
+  });
+  await pg.createDatabase('app');
+  await pg.psql(
+    `CREATE TABLE accounts (id int primary key, owner text, balance numeric);
+     INSERT INTO accounts SELECT g, 'owner-' || g, g * 1.5 FROM generate_series(1, 500) g;`,
+    'app',
+  );
+  const kube = e2e.runtime.kube;
+  const secret = (name: string, data: Record<string, string>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'default' },
+    stringData: data,
+  });
+  await kube.create('Secret', secret('pg', { password: PASSWORD }));
+  await kube.create(
+    'Secret',
+    secret('s3', { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }),
+  );
+  const policy: DatabaseBackup = {
+    apiVersion: 'backup.cairn.dev/v1alpha1',
+    kind: 'DatabaseBackup',
+    metadata: { name: 'pg-minutely', namespace: 'default' },
+    spec: {
+      databaseType: 'postgres',
+      schedule: '* * * * *',
+      database: {
+        host: '127.0.0.1',
+        port: pg.port,
+        name: 'app',
+        user: pg.user,
+        passwordSecretRef: { name: 'pg', key: 'password' },
+      },
+      storageDestination: {
+        type: 's3',
+        bucket: 'cairn-e2e',
+        path: 'pg',
+        endpoint: s3.endpoint,
+        secretName: 's3',
+      },
+      retention: { keepLast: 2 },
+    },
+  };
+  await kube.create('DatabaseBackup', policy);
+  await waitFor(
+    'the first next run',
+    async () =>
+      (await kube.get<DatabaseBackup>('DatabaseBackup', 'default', 'pg-minutely'))?.status
+        ?.nextScheduledBackup,
+  );
+
+  const runs: Backup[] = [];
+  for (let i = 0; i < 3; i++) runs.push(await e2e.nextRun('pg-minutely'));
+  for (const b of runs) {
+    t.is(b.status?.phase, 'Completed', `${b.metadata.name}: ${b.status?.message}`);
+    t.regex(b.status?.sha256 ?? '', /^[a-f0-9]{64}$/);
+    t.true((b.status?.sizeBytes ?? 0) > 0);
+    t.regex(b.status?.location ?? '', /^s3:\/\/cairn-e2e\/pg\/pg-minutely\/\d{8}T\d{6}Z\.dump\.zst$/);
+  }
+
+  // Retention: keepLast 2 removes the oldest Backup, and its artifact and manifest go first.
+  const oldest = runs[0] as Backup;
+  await waitFor('retention to delete the oldest Backup', async () =>
+    (await kube.get('Backup', 'default', oldest.metadata.name)) === undefined ? true : undefined,
+  );
+  const left = await kube.list<Backup>('Backup', 'default');
+  t.deepEqual(names(left), names(runs.slice(1)));
+  const objects = await s3.client.send(new ListObjectsV2Command({ Bucket: 'cairn-e2e', Prefix: 'pg/' }));
+  const keys = (objects.Contents ?? []).map((o) => o.Key);
+  t.false(keys.includes(oldest.status?.key), 'the expired artifact is deleted');
+  t.false(keys.includes(oldest.status?.manifestKey), 'its manifest too');
+  for (const b of runs.slice(1))
+    t.true(keys.includes(b.status?.key), `${b.metadata.name} keeps its artifact`);
+
+  // The policy's status carries the seed systems' fields.
+  const status = await waitFor('the policy status to settle', async () => {
+    const p = await kube.get<DatabaseBackup>('DatabaseBackup', 'default', 'pg-minutely');
+    return p?.status?.lastSuccessfulBackup === runs[2]?.metadata.name &&
+      p?.status?.backupHistory?.length === 2
+      ? p.status
+      : undefined;
+  });
+  t.like(status, {
+    lastBackupStatus: 'Succeeded',
+    lastBackup: runs[2]?.metadata.name,
+    failureReason: undefined,
+    activeBackupJob: undefined,
+  });
+  t.truthy(status.lastSuccessfulTime);
+  t.truthy(status.nextScheduledBackup);
+  t.truthy(status.lastScheduleTime);
+
+  // Restore the newest backup into an empty database: the same rows come back.
+  await pg.createDatabase('restored');
+  const restore: Restore = {
+    apiVersion: 'backup.cairn.dev/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: 'back-again', namespace: 'default' },
+    spec: {
+      backupRef: { name: runs[2]?.metadata.name ?? '' },
+      target: {
+        database: {
+          host: '127.0.0.1',
+          port: pg.port,
+          name: 'restored',
+          user: pg.user,
+          passwordSecretRef: { name: 'pg', key: 'password' },
+        },
+      },
+    },
+  };
+  await kube.create('Restore', restore);
+  const done = await waitFor('the Restore to finish', async () => {
+    const r = await kube.get<Restore>('Restore', 'default', 'back-again');
+    return r?.status?.phase === 'Completed' || r?.status?.phase === 'Failed' ? r : undefined;
+  });
+  t.is(done.status?.phase, 'Completed', done.status?.message);
+  const q = 'SELECT id, owner, balance FROM accounts ORDER BY id';
+  t.is(await pg.psql(q, 'restored'), await pg.psql(q, 'app'));
+
+  // Secrets stay secret: the password appears in no status and no Event.
+  const events = await kube.list<KubeObject>('Event', 'default');
+  const everything = JSON.stringify([
+    await kube.list('Backup', 'default'),
+    await kube.list('DatabaseBackup', 'default'),
+    events,
+    done,
+  ]);
+  t.false(everything.includes(PASSWORD));
+  t.true(events.some((e) => e.reason === 'BackupCompleted'));
+  t.true(events.some((e) => e.reason === 'CleanupTriggered'));
+  t.true(events.some((e) => e.reason === 'RestoreCompleted'));
+});
