@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import test from 'ava';
 import { readRecords, startBroker } from '../../local/broker/index.ts';
 import { type EventSources, parseManifests, startEventSources } from '../../local/events/index.ts';
 import { type CloudEventLike, parsePingEvent, parseResourceEvent } from '../../shared/events.ts';
 import { silentLogger } from '../../shared/log.ts';
 import {
+  freePort,
   installCrds,
   startEmulator,
   startFunction,
@@ -392,4 +393,61 @@ test('end to end: an object created through the API reaches the function its Tri
   const records = await readRecords(stateDir);
   t.is(records.length, 1);
   t.like(records[0]?.record.deliveries[0], { subscriber: 'job-launcher', result: 'delivered', status: 204 });
+});
+
+test('the sources keep sending after the API server restarts (the watch resumes, or lists again on 410)', async (t) => {
+  const state = await tempDir('cairn-emu-');
+  const port = await freePort();
+  const { startApiServer } = await import('../../local/apiserver/index.ts');
+  let api = await startApiServer({ port, stateDir: state });
+  const receiver = await startReceiver();
+  const kc = new KubeConfig();
+  kc.loadFromString(api.kubeconfig());
+  await installCrds(kc);
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'prod' } } });
+  const sources = await startEventSources({
+    manifests: FIXTURES,
+    kube: api.url,
+    sinks: { brokerIngress: receiver.url },
+    ping: { mode: 'manual' },
+    log: silentLogger,
+  });
+  t.teardown(async () => {
+    await sources.close();
+    await receiver.close();
+    await api.close();
+  });
+  await createBackup(kc, 'before-restart');
+  await receiver.waitFor(1);
+  await api.close();
+  api = await startApiServer({ port, stateDir: state });
+  // Whenever the watch is back, a change is seen.
+  let n = 0;
+  await until(
+    async () => {
+      if (receiver.received.some((r) => r.event.name === 'after-restart')) return true;
+      await createBackup(kc, 'after-restart').catch(() => {});
+      await kc
+        .makeApiClient(CustomObjectsApi)
+        .patchNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: 'prod',
+          plural: 'backups',
+          name: 'after-restart',
+          body: [{ op: 'add', path: '/metadata/labels', value: { n: String(++n) } }],
+        })
+        .catch(() => {});
+      await settle(200);
+      return undefined;
+    },
+    'an event after the restart',
+    10_000,
+  );
+  t.is(receiver.received[0]?.event.name, 'before-restart');
+  t.is(
+    receiver.received.filter((r) => r.event.name === 'before-restart').length,
+    1,
+    'no replay of old objects',
+  );
 });
