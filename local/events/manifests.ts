@@ -1,12 +1,16 @@
 /**
  * Reads the eventing manifests (`eventing/`) the way `kubectl apply -k` would see them, for the
  * local sources and broker: a kustomization's `resources` (files and folders, recursively), its
- * `namespace`, `labels`/`commonLabels`, or, without a kustomization, every *.yaml in the folder.
- * Other kustomize features (patches, generators, components) are refused by name, not ignored.
+ * `namespace` (namespaced kinds only), `labels`/`commonLabels`, `commonAnnotations` and `patches`
+ * (inline or from a file, with a `target` of kind/name/namespace/group/version: a JSON 6902 op
+ * list, or an object merged as a JSON merge patch — close to a strategic merge for these kinds);
+ * or, without a kustomization, every *.yaml in the folder. Other kustomize features (generators,
+ * components, replacements) are refused by name, not ignored.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import jsonpatch from 'fast-json-patch';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { Manifest } from './knative.ts';
 
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
@@ -18,7 +22,26 @@ const HANDLED = new Set([
   'labels',
   'commonLabels',
   'commonAnnotations',
+  'patches',
 ]);
+
+/** Kinds kustomize's `namespace` leaves alone (and that get no default namespace here). */
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'PersistentVolume',
+  'StorageClass',
+  'PriorityClass',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'APIService',
+]);
+
+export function isClusterScoped(kind: string): boolean {
+  return CLUSTER_SCOPED.has(kind);
+}
 
 export interface LoadOptions {
   /** Namespace of objects that name none and get none from a kustomization; default `default`. */
@@ -29,7 +52,7 @@ export interface LoadOptions {
 export async function loadManifests(path: string, opts: LoadOptions = {}): Promise<Manifest[]> {
   const objects = await loadPath(resolve(path));
   const ns = opts.defaultNamespace ?? 'default';
-  for (const o of objects) if (!o.metadata.namespace) o.metadata.namespace = ns;
+  for (const o of objects) if (!o.metadata.namespace && !isClusterScoped(o.kind)) o.metadata.namespace = ns;
   return objects;
 }
 
@@ -47,8 +70,17 @@ async function loadPath(path: string): Promise<Manifest[]> {
   return out;
 }
 
+interface PatchTarget {
+  group?: string;
+  version?: string;
+  kind?: string;
+  name?: string;
+  namespace?: string;
+}
+
 interface Kustomization {
   resources?: string[];
+  patches?: { target?: PatchTarget; patch?: string; path?: string }[];
   namespace?: string;
   commonLabels?: Record<string, string>;
   commonAnnotations?: Record<string, string>;
@@ -68,10 +100,55 @@ async function loadKustomization(dir: string, text: string, file: string): Promi
     out.push(...(await loadPath(join(dir, r))));
   }
   const labels = { ...k.commonLabels, ...Object.assign({}, ...(k.labels ?? []).map((l) => l.pairs ?? {})) };
+  for (const [i, p] of (k.patches ?? []).entries()) {
+    const text = p.patch ?? (p.path ? await readFile(join(dir, p.path), 'utf8') : undefined);
+    if (text === undefined) throw new Error(`${file}: patches[${i}] has neither patch nor path`);
+    const body = parseYaml(text) as unknown;
+    const targets = out.filter((o) => (p.target ? matchesTarget(o, p.target) : sameObject(o, body)));
+    for (const o of targets) {
+      const patched = Array.isArray(body)
+        ? jsonpatch.applyPatch(structuredClone(o), body as jsonpatch.Operation[], true, false).newDocument
+        : mergePatch(structuredClone(o), body);
+      Object.assign(o, patched);
+    }
+  }
   for (const o of out) {
-    if (k.namespace) o.metadata.namespace = k.namespace;
+    if (k.namespace && !isClusterScoped(o.kind)) o.metadata.namespace = k.namespace;
     if (Object.keys(labels).length > 0) o.metadata.labels = { ...o.metadata.labels, ...labels };
     if (k.commonAnnotations) o.metadata.annotations = { ...o.metadata.annotations, ...k.commonAnnotations };
+  }
+  return out;
+}
+
+function matchesTarget(o: Manifest, t: PatchTarget): boolean {
+  const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/', 2) : ['', o.apiVersion];
+  const re = (pattern: string | undefined, v: string) =>
+    pattern === undefined || new RegExp(`^(?:${pattern})$`).test(v);
+  return (
+    re(t.kind, o.kind) &&
+    re(t.name, o.metadata.name) &&
+    re(t.namespace, o.metadata.namespace ?? '') &&
+    re(t.group, group ?? '') &&
+    re(t.version, version ?? '')
+  );
+}
+
+/** A patch without target applies to the object it names. */
+function sameObject(o: Manifest, body: unknown): boolean {
+  const b = body as Partial<Manifest> | null;
+  return !!b && b.kind === o.kind && b.metadata?.name === o.metadata.name;
+}
+
+/** RFC 7386 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
   }
   return out;
 }

@@ -1,3 +1,5 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { triggerPredicate, UnsupportedFilter } from '../../local/broker/filter.ts';
@@ -83,4 +85,57 @@ test('the eventing fixture loads through its kustomization, with its namespace a
     t.is(o.metadata.namespace, 'cairn-system');
     t.is(o.metadata.labels?.['app.kubernetes.io/part-of'], 'cairn');
   }
+});
+
+test("the project's eventing/ loads: every Trigger compiles, and all-in-one's patch points them at one Service", async (t) => {
+  const root = join(import.meta.dirname, '..', '..', 'eventing');
+  const base = await loadManifests(join(root, 'base'));
+  const triggers = base.filter(isTrigger);
+  t.true(triggers.length > 0);
+  for (const tr of triggers) t.notThrows(() => triggerPredicate(tr.spec), tr.metadata.name);
+  t.true(base.filter(isApiServerSource).every((s) => s.spec.mode === 'Resource'));
+  const clusterRoles = base.filter((o) => o.kind === 'ClusterRole');
+  t.true(
+    clusterRoles.every((o) => o.metadata.namespace === undefined),
+    'cluster-scoped kinds get no namespace',
+  );
+  const allInOne = (await loadManifests(join(root, 'all-in-one'))).filter(isTrigger);
+  t.deepEqual([...new Set(allInOne.map((tr) => tr.spec.subscriber.ref?.name))], ['cairn']);
+});
+
+test('a kustomization patch with a target applies JSON 6902 ops or a merge patch', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'kust-'));
+  await writeFile(
+    join(dir, 'kustomization.yaml'),
+    `resources: [t.yaml]
+namespace: ns
+patches:
+  - target: {kind: Trigger, name: "a|b"}
+    patch: |-
+      - op: replace
+        path: /spec/broker
+        value: other
+  - target: {kind: Trigger, name: b}
+    patch: |-
+      spec: {filter: {attributes: {kind: Job}}}
+`,
+  );
+  await writeFile(
+    join(dir, 't.yaml'),
+    ['a', 'b', 'c']
+      .map(
+        (n) =>
+          `apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: ${n}}\nspec: {broker: default, subscriber: {uri: "http://x/"}}\n`,
+      )
+      .join('---\n'),
+  );
+  const ts = (await loadManifests(dir)).filter(isTrigger);
+  t.deepEqual(
+    ts.map((x) => [x.metadata.name, x.metadata.namespace, x.spec.broker, x.spec.filter?.attributes?.kind]),
+    [
+      ['a', 'ns', 'other', undefined],
+      ['b', 'ns', 'other', 'Job'],
+      ['c', 'ns', 'default', undefined],
+    ],
+  );
 });
