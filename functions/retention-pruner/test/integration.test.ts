@@ -1,0 +1,75 @@
+import test from 'ava';
+import type { Backup } from '../../../shared/api/index.ts';
+import { cairnEvent, functionSource } from '../../../shared/events.ts';
+import type { KubeObject } from '../../../shared/kube.ts';
+import { backupPolicy } from '../../../test/builders.ts';
+import { startFunction } from '../../../test/function-harness.ts';
+import { plan } from '../handle.ts';
+
+test('a backup.completed event over HTTP expires the oldest Backup and starts a delete Job for its artifact', async (t) => {
+  const fn = await startFunction('retention-pruner', plan);
+  t.teardown(() => fn.stop());
+  const p = backupPolicy('volumes', { retentionCount: 1 });
+  const { object: policy } = await fn.kube.create<KubeObject>('BackupPolicy', {
+    ...p,
+    metadata: { name: 'volumes', namespace: 'default' },
+  });
+  for (const [name, when] of [
+    ['volumes-1', '2030-01-01T00:00:00Z'],
+    ['volumes-2', '2030-01-01T00:05:00Z'],
+  ]) {
+    const { object } = await fn.kube.create<Backup>('Backup', {
+      apiVersion: 'backup.cairn.dev/v1alpha1',
+      kind: 'Backup',
+      metadata: {
+        name: name as string,
+        namespace: 'default',
+        labels: { 'backup.cairn.dev/policy': 'volumes', 'backup.cairn.dev/policy-kind': 'BackupPolicy' },
+        finalizers: ['backup.cairn.dev/artifact'],
+        ownerReferences: [
+          {
+            apiVersion: 'backup.cairn.dev/v1alpha1',
+            kind: 'BackupPolicy',
+            name: 'volumes',
+            uid: policy.metadata.uid ?? '',
+          },
+        ],
+      },
+      spec: { policyRef: { kind: 'BackupPolicy', name: 'volumes' }, scheduledTime: when as string },
+    });
+    await fetch(`${fn.api.url}/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}/status`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        ...object,
+        status: {
+          phase: 'Completed',
+          completionTime: when,
+          key: `web/volumes/${name}.tar.zst`,
+          manifestKey: `web/volumes/${name}.manifest.json`,
+          destination: { type: 'pvc', claimName: 'backup-store', path: 'web' },
+        },
+      }),
+    });
+  }
+  const ev = cairnEvent('dev.cairn.backup.completed', {
+    subject: '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/volumes-2',
+    source: functionSource('job-watcher'),
+    data: { name: 'volumes-2', namespace: 'default' },
+  });
+  t.is((await fn.post(ev)).status, 204);
+  const old = await fn.kube.get<Backup>('Backup', 'default', 'volumes-1');
+  t.truthy(old?.metadata.deletionTimestamp, 'the expired Backup is being deleted');
+  t.deepEqual(old?.metadata.finalizers, ['backup.cairn.dev/artifact'], 'held until its artifact is gone');
+  t.falsy((await fn.kube.get<Backup>('Backup', 'default', 'volumes-2'))?.metadata.deletionTimestamp);
+  // The Backup's own update event (deletionTimestamp set) makes the pruner start the delete Job.
+  t.is((await fn.post(ev)).status, 204);
+  const jobs = await fn.kube.list<KubeObject>('Job', 'default');
+  t.is(jobs.length, 1);
+  const args: string[] = jobs[0]?.spec.template.spec.containers[0].args;
+  t.deepEqual(args.slice(0, 1), ['delete']);
+  t.true(
+    args.includes('web/volumes/volumes-1.tar.zst') && args.includes('web/volumes/volumes-1.manifest.json'),
+  );
+  t.false(args.some((a) => a.includes('volumes-2')));
+});
