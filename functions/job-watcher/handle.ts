@@ -4,14 +4,15 @@
  * dev.cairn.backup|restore.completed|failed. On the tick it fails runs whose Job vanished or
  * outlived its deadline, so nothing stays Running forever.
  */
-import type { Backup, Restore } from '../../shared/api/index.ts';
+import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import { InvalidEvent } from '../../shared/errors.ts';
 import type { CairnEventType } from '../../shared/event-types.ts';
 import { cairnEvent, eventKind, functionSource, parseResourceEvent } from '../../shared/events.ts';
 import { type FunctionDeps, makeHandle, type Outcome, type Planner } from '../../shared/function.ts';
 import type { KubeObject } from '../../shared/kube.ts';
+import { Labels } from '../../shared/labels.ts';
 import type { Plan } from '../../shared/plan.ts';
-import { isFinished } from '../../shared/policy.ts';
+import { groupKey, isFinished, type Policy } from '../../shared/policy.ts';
 import { decidePolicy, decideRun } from './decide.ts';
 import { getRun, jobNameOfPod, jobState, policyAndBackups, type RunKind, runOf } from './gather.ts';
 
@@ -45,6 +46,24 @@ async function planRun(
   return { plan, ...(reply ? { reply } : {}) };
 }
 
+async function planPolicy(
+  deps: FunctionDeps,
+  namespace: string,
+  kind: PolicyKind,
+  name: string,
+): Promise<Plan> {
+  const [policy, backups] = await Promise.all([
+    deps.kube.get<Policy>(kind, namespace, name),
+    deps.kube.list<Backup>('Backup', namespace, { labelSelector: `${Labels.policy}=${name}` }),
+  ]);
+  if (!policy) return [];
+  return decidePolicy(
+    kind,
+    policy,
+    backups.filter((b) => b.spec.policyRef.kind === kind && b.spec.policyRef.name === name),
+  );
+}
+
 export const plan: Planner = async (event, deps) => {
   switch (eventKind(event)) {
     case 'resource': {
@@ -57,7 +76,14 @@ export const plan: Planner = async (event, deps) => {
       const owner = runOf((ev.object as KubeObject).metadata.labels);
       if (!owner) return { plan: [] };
       const run = await getRun(deps.kube, owner.kind, ev.namespace, owner.name);
-      if (!run) return { plan: [] };
+      if (!run) {
+        // The Backup is gone (retention, a person): its policy's status must forget it.
+        const labels = (ev.object as KubeObject).metadata.labels ?? {};
+        const kind = labels[Labels.policyKind] as PolicyKind | undefined;
+        const name = labels[Labels.policy];
+        if (owner.kind !== 'Backup' || !kind || !name) return { plan: [] };
+        return { plan: await planPolicy(deps, ev.namespace, kind, name) };
+      }
       return planRun(deps, owner.kind, run, jobName, ev.kind === 'Job' && ev.action === 'delete');
     }
     case 'ping': {
@@ -74,8 +100,34 @@ export const plan: Planner = async (event, deps) => {
       const outcomes = await Promise.all(
         open.map(([kind, run]) => planRun(deps, kind, run, run.status?.jobName ?? run.metadata.name, false)),
       );
+      // Every policy's status is derived again, so nothing a lost event left stale stays stale.
+      const [dbbs, bps] = await Promise.all([
+        deps.kube.list<Policy>('DatabaseBackup', undefined),
+        deps.kube.list<Policy>('BackupPolicy', undefined),
+      ]);
+      const byPolicy = new Map<string, Backup[]>();
+      for (const b of backups) {
+        const key = groupKey(b.metadata.namespace, b.spec.policyRef.kind, b.spec.policyRef.name);
+        byPolicy.set(key, [...(byPolicy.get(key) ?? []), b]);
+      }
+      const policies = [
+        ...dbbs.map((p): [PolicyKind, Policy] => ['DatabaseBackup', p]),
+        ...bps.map((p): [PolicyKind, Policy] => ['BackupPolicy', p]),
+      ];
+      const touched = new Set(
+        outcomes.flatMap((o) =>
+          o.plan
+            .filter((a) => a.type === 'status')
+            .map((a) => (a.type === 'status' ? `${a.kind}/${a.namespace}/${a.name}` : '')),
+        ),
+      );
+      const derived = policies
+        .filter(([kind, p]) => !touched.has(`${kind}/${p.metadata.namespace}/${p.metadata.name}`))
+        .flatMap(([kind, p]) =>
+          decidePolicy(kind, p, byPolicy.get(groupKey(p.metadata.namespace, kind, p.metadata.name)) ?? []),
+        );
       // The tick answers with no event: each finished run's own event carries it.
-      return { plan: outcomes.flatMap((o) => o.plan) };
+      return { plan: [...outcomes.flatMap((o) => o.plan), ...derived] };
     }
     default:
       throw new InvalidEvent(`type: ${NAME} does not handle ${String(event.type)} events`, 'type');

@@ -58,7 +58,10 @@ test('a BackupPolicy over two PVCs: tar archives, keepLast retention, and a rest
     },
   };
   await kube.create('BackupPolicy', policy);
-  await waitFor('the policy to be scheduled', async () => (await kube.get<BackupPolicy>('BackupPolicy', 'default', 'web'))?.status?.nextScheduledBackup);
+  await waitFor(
+    'the policy to be scheduled',
+    async () => (await kube.get<BackupPolicy>('BackupPolicy', 'default', 'web'))?.status?.nextScheduledBackup,
+  );
 
   const first = await e2e.nextRun('web');
   t.is(first.status?.phase, 'Completed', first.status?.message);
@@ -67,10 +70,15 @@ test('a BackupPolicy over two PVCs: tar archives, keepLast retention, and a rest
   t.is(second.status?.phase, 'Completed', second.status?.message);
 
   // retentionCount 1 (seed 002's name for keepLast): the first Backup and its archive go.
-  await waitFor('the first Backup to be pruned', async () => ((await kube.get('Backup', 'default', first.metadata.name)) ? undefined : true));
+  await waitFor('the first Backup to be pruned', async () =>
+    (await kube.get('Backup', 'default', first.metadata.name)) ? undefined : true,
+  );
   t.deepEqual(names(await kube.list<Backup>('Backup', 'default')), [second.metadata.name]);
   const stored = (await readdir(join(volumes, 'backup-store', 'web', 'web'))).sort();
-  t.false(stored.some((f) => first.status?.key?.endsWith(f)), `old archive still there: ${stored.join(', ')}`);
+  t.false(
+    stored.some((f) => first.status?.key?.endsWith(f)),
+    `old archive still there: ${stored.join(', ')}`,
+  );
   t.true(stored.some((f) => second.status?.key?.endsWith(f)));
 
   const restore: Restore = {
