@@ -72,7 +72,18 @@ export interface ContainerCommand {
 }
 
 export type ResolvedCommand =
-  | { ok: true; argv: string[]; env: Record<string, string>; cwd: string | undefined }
+  | {
+      ok: true;
+      argv: string[];
+      /**
+       * How many leading argv elements are host paths from the image map (the entrypoint or a mapped
+       * executable): those are never rewritten as container paths, even when the checkout itself
+       * lives under a mount path such as /tmp.
+       */
+      hostPrefix: number;
+      env: Record<string, string>;
+      cwd: string | undefined;
+    }
   | { ok: false; reason: string; message: string };
 
 /** The host argv of a container, or why it cannot run here. */
@@ -87,10 +98,12 @@ export function resolveCommand(c: ContainerCommand, rules: readonly ImageRule[])
     };
   }
   let argv: string[];
+  let hostPrefix: number;
   if (c.command && c.command.length > 0) {
     const [exe, ...rest] = c.command as [string, ...string[]];
     const mapped = rule.executables?.[exe] ?? rule.executables?.[basename(exe)];
     argv = [...(mapped ?? [exe]), ...rest, ...(c.args ?? [])];
+    hostPrefix = mapped ? mapped.length : 1;
   } else {
     if (!rule.entrypoint || rule.entrypoint.length === 0) {
       return {
@@ -100,6 +113,7 @@ export function resolveCommand(c: ContainerCommand, rules: readonly ImageRule[])
       };
     }
     argv = [...rule.entrypoint, ...(c.args ?? rule.cmd ?? [])];
+    hostPrefix = rule.entrypoint.length;
   }
-  return { ok: true, argv, env: { ...rule.env }, cwd: rule.cwd };
+  return { ok: true, argv, hostPrefix, env: { ...rule.env }, cwd: rule.cwd };
 }

@@ -249,7 +249,7 @@ export class PodRun {
     if (readOnly.length > 0) env.CAIRN_READONLY_PATHS = readOnly.map((m) => m.hostPath).join(':');
     // No mount namespace here, so a read-only mount cannot refuse writes; a write is caught after.
     const before = await Promise.all(readOnly.map((m) => fingerprint(m.hostPath)));
-    const argv = resolved.argv.map((a, i) => (i === 0 ? a : rw(a)));
+    const argv = resolved.argv.map((a, i) => (i < resolved.hostPrefix ? a : rw(a)));
     const cwd = c.workingDir ? rw(c.workingDir) : resolved.cwd;
     log.info('starting container', { container: c.name, argv: [argv[0], `(${argv.length - 1} args)`] });
     const p = await startProcess(
