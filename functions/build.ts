@@ -4,9 +4,10 @@
  * cold start does not walk node_modules. Only faas-js-runtime, which serves the bundle, stays
  * outside it.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { FUNCTION_NAMES } from './names.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -39,7 +40,7 @@ async function bundle(entry: string, outfile: string): Promise<number> {
 }
 
 export async function buildFunctions(only?: string[]): Promise<void> {
-  for (const name of FUNCTIONS) {
+  for (const name of FUNCTION_NAMES) {
     if (only && !only.includes(name)) continue;
     const size = await bundle(`${root}functions/${name}/handle.ts`, `${root}functions/${name}/dist/index.js`);
     console.log(`functions/${name}/dist/index.js ${(size / 1024).toFixed(0)} KiB`);
@@ -53,5 +54,4 @@ export async function buildFunctions(only?: string[]): Promise<void> {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
   await buildFunctions(args.length ? args : undefined);
-  void readdir;
 }

@@ -7,19 +7,12 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 // faas-js-runtime is CommonJS whose exports Node's ESM loader cannot see by name.
 import faas from 'faas-js-runtime';
+import { FUNCTION_NAMES, type FunctionName } from '../functions/names.ts';
+
 import type { Clock } from '../shared/clock.ts';
 import { makeHandle, type Planner } from '../shared/function.ts';
 import type { KubeClient } from '../shared/kube.ts';
 import type { Logger } from '../shared/log.ts';
-
-export const FUNCTION_NAMES = [
-  'schedule-evaluator',
-  'job-launcher',
-  'job-watcher',
-  'retention-pruner',
-  'restore-runner',
-] as const;
-export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 export async function freePort(): Promise<number> {
   const s = createServer();

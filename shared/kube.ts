@@ -140,6 +140,15 @@ export class KubeClient {
     }
   }
 
+  /** Which of `names` exist, each read with one GET (only existence is looked at). */
+  async existing(kind: string, namespace: string, names: Iterable<string>): Promise<Record<string, boolean>> {
+    const unique = [...new Set(names)];
+    const found = await Promise.all(
+      unique.map(async (n) => (await this.get(kind, namespace, n)) !== undefined),
+    );
+    return Object.fromEntries(unique.map((n, i) => [n, found[i] ?? false]));
+  }
+
   async list<T extends KubeObject>(
     kind: string,
     namespace: string | undefined,

@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { parse, parseAllDocuments } from 'yaml';
+import { FUNCTION_NAMES } from '../functions/names.ts';
 import { ROUTES } from '../functions/router.ts';
-import { FUNCTION_NAMES } from '../local/functions.ts';
 
 const run = promisify(execFile);
 const root = new URL('../', import.meta.url).pathname;

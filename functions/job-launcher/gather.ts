@@ -58,13 +58,11 @@ export async function gather(kube: KubeClient, backup: Backup): Promise<LaunchSt
     state.selectedClaims = pvcs.map((p) => p.metadata.name).sort();
   }
   // Only existence is looked at; a Secret's data is never read into a decision or a log.
-  await Promise.all([
-    ...[...secretNames].map(async (s) => {
-      state.secrets[s] = (await kube.get('Secret', namespace, s)) !== undefined;
-    }),
-    ...[...claimNames].map(async (c) => {
-      state.claims[c] = (await kube.get('PersistentVolumeClaim', namespace, c)) !== undefined;
-    }),
+  const [secrets, claims] = await Promise.all([
+    kube.existing('Secret', namespace, secretNames),
+    kube.existing('PersistentVolumeClaim', namespace, claimNames),
   ]);
+  state.secrets = secrets;
+  state.claims = claims;
   return state;
 }

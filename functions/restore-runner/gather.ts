@@ -20,14 +20,10 @@ export async function gather(kube: KubeClient, restore: Restore): Promise<Restor
   const t = restore.spec.target;
   if (t.pvc) claims.add(t.pvc.claimName);
   if (t.database?.passwordSecretRef) secrets.add(t.database.passwordSecretRef.name);
-  const state: RestoreState = { restore, backup, policy, secrets: {}, claims: {} };
-  await Promise.all([
-    ...[...secrets].map(async (s) => {
-      state.secrets[s] = (await kube.get('Secret', ns, s)) !== undefined;
-    }),
-    ...[...claims].map(async (c) => {
-      state.claims[c] = (await kube.get('PersistentVolumeClaim', ns, c)) !== undefined;
-    }),
+  const [secretsFound, claimsFound] = await Promise.all([
+    kube.existing('Secret', ns, secrets),
+    kube.existing('PersistentVolumeClaim', ns, claims),
   ]);
+  const state: RestoreState = { restore, backup, policy, secrets: secretsFound, claims: claimsFound };
   return state;
 }
