@@ -2,7 +2,7 @@
  * The embedded default, composed: the API emulator (or a real cluster's kubeconfig), the CRDs,
  * the five functions, the Broker and event sources of eventing/, and the job runner.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -75,6 +75,13 @@ export async function applyFiles(kubeconfig: string, files: string[]): Promise<K
 }
 type K8sObject = import('@kubernetes/client-node').KubernetesObject;
 
+/** Applies Cairn's CRDs (crds/*.yaml) to the cluster the kubeconfig names. */
+export async function installCrds(kubeconfig: string): Promise<void> {
+  const dir = join(REPO_ROOT, 'crds');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, f));
+  await applyFiles(kubeconfig, files);
+}
+
 export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = opts.log ?? createLogger({ component: 'cairn-local' });
   const clock = opts.clock ?? systemClock;
@@ -101,13 +108,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       api.writeKubeconfig(kubeconfig);
     }
     const kube = await KubeClient.connect({ kubeconfig, clock });
-    const crds = (await import('node:fs'))
-      .readdirSync(join(REPO_ROOT, 'crds'))
-      .filter((f) => f.endsWith('.yaml'));
-    await applyFiles(
-      kubeconfig,
-      crds.map((f) => join(REPO_ROOT, 'crds', f)),
-    );
+    await installCrds(kubeconfig);
 
     const fns: LocalFunctions = await serveFunctions({ kube, clock, log, shutdown: close });
     closers.push(() => fns.close());

@@ -6,7 +6,7 @@
  */
 import type { CloudEvent } from 'cloudevents';
 import { type Clock, systemClock } from './clock.ts';
-import { CairnError, messageOf } from './errors.ts';
+import { CairnError, InvalidEvent, messageOf } from './errors.ts';
 import type { CloudEventLike } from './events.ts';
 import { KubeClient } from './kube.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -53,9 +53,7 @@ export function makeHandle(name: string, planner: Planner, opts: FunctionOptions
   return async function handle(_context: unknown, event?: CloudEventLike): Promise<Reply> {
     const log = baseLog.child({ eventId: event?.id, eventType: event?.type, subject: event?.subject });
     if (!event) {
-      throw Object.assign(
-        new CairnError('InvalidEvent', 'expected a CloudEvent (binary or structured mode)', { code: 400 }),
-      );
+      throw new InvalidEvent('expected a CloudEvent (binary or structured mode)');
     }
     const deps: FunctionDeps = {
       kube: opts.deps?.kube ?? (await processKubeClient()),

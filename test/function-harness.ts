@@ -3,7 +3,7 @@
  * HTTP — against the in-process API emulator with Cairn's CRDs, and posts CloudEvents to it in
  * binary mode as the Broker would. The clock is pinned.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { type CloudEvent, HTTP } from 'cloudevents';
 import faas from 'faas-js-runtime';
 import { type ApiServer, startApiServer } from '../local/apiserver/index.ts';
 import { freePort } from '../local/functions.ts';
-import { applyFiles, REPO_ROOT } from '../local/runtime.ts';
+import { installCrds, REPO_ROOT } from '../local/runtime.ts';
 import { ManualClock } from '../shared/clock.ts';
 import { makeHandle, type Planner } from '../shared/function.ts';
 import { KubeClient } from '../shared/kube.ts';
@@ -38,10 +38,7 @@ export async function startFunction(
   const api = await startApiServer({ clock });
   const kubeconfig = join(dir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
-  const crds = (await readdir(join(REPO_ROOT, 'crds')))
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => join(REPO_ROOT, 'crds', f));
-  await applyFiles(kubeconfig, crds);
+  await installCrds(kubeconfig);
   const kube = await KubeClient.connect({ kubeconfig, clock });
   const port = await freePort();
   const handle = makeHandle(name, plan, { deps: { kube, clock, log: silentLogger } });
