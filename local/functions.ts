@@ -2,8 +2,7 @@
  * Serves Cairn's five functions with faas-js-runtime over HTTP, as Knative would: each on its own
  * port, the same handle() a cluster runs, in this process (so a test can pin their clock).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 // faas-js-runtime is CommonJS whose exports Node's ESM loader cannot see by name.
 import faas from 'faas-js-runtime';
@@ -13,14 +12,7 @@ import type { Clock } from '../shared/clock.ts';
 import { makeHandle, type Planner } from '../shared/function.ts';
 import type { KubeClient } from '../shared/kube.ts';
 import type { Logger } from '../shared/log.ts';
-
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
+import { freePort } from './ports.ts';
 
 export interface LocalFunctions {
   /** Knative Service name → URL, as the Broker's Triggers address them. */

@@ -58,6 +58,32 @@ export function secretEnv(name: string, secret: string, key: string): EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
 }
 
+const DEFAULT_DB_PORTS = { postgres: 5432, mysql: 3306, mariadb: 3306 } as const;
+type DatabaseType = keyof typeof DEFAULT_DB_PORTS;
+
+/** A database connection for the agent, with each engine's default port and superuser. */
+export function databaseConnection(
+  type: DatabaseType,
+  host: string,
+  port: number | undefined,
+  user: string | undefined,
+): { host: string; port: number; user: string } {
+  return {
+    host,
+    port: port ?? DEFAULT_DB_PORTS[type],
+    user: user ?? (type === 'postgres' ? 'postgres' : 'root'),
+  };
+}
+
+/** The database password as the env var the engine's tools read, from a Secret of the namespace. */
+export function passwordEnv(type: DatabaseType, ref: { name: string; key?: string | undefined }): EnvVar {
+  return secretEnv(
+    type === 'postgres' ? AGENT_ENV.postgresPassword : AGENT_ENV.mysqlPassword,
+    ref.name,
+    ref.key ?? 'password',
+  );
+}
+
 /** The agent's view of a destination, and the pod's Secrets and volumes for it. */
 export function destinationBinding(dest: StorageDestination): { agent: AgentDestination; binding: Binding } {
   const b = emptyBinding();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type CloudEvent, HTTP } from 'cloudevents';
 import faas from 'faas-js-runtime';
 import { type ApiServer, startApiServer } from '../local/apiserver/index.ts';
-import { freePort } from '../local/functions.ts';
+import { freePort } from '../local/ports.ts';
 import { installCrds, REPO_ROOT } from '../local/runtime.ts';
 import { ManualClock } from '../shared/clock.ts';
 import { makeHandle, type Planner } from '../shared/function.ts';

@@ -3,17 +3,17 @@
  * volumes are missing, goes Failed with a reason a person understands, and an Event.
  */
 import type { AgentSource } from '../../shared/agent-contract.ts';
-import { AGENT_ENV } from '../../shared/agent-contract.ts';
 import type { Backup, BackupPolicy, DatabaseBackup, PolicyKind } from '../../shared/api/index.ts';
 import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
 import { Reason } from '../../shared/conditions.ts';
 import {
   agentJob,
   type Binding,
+  databaseConnection,
   destinationBinding,
   emptyBinding,
   mergeBindings,
-  secretEnv,
+  passwordEnv,
   sourceVolumesBinding,
 } from '../../shared/jobs.ts';
 import { Labels, selectorToString } from '../../shared/labels.ts';
@@ -41,8 +41,6 @@ export interface LaunchState {
   /** PVCs pvcSelector matched, sorted. */
   selectedClaims: string[];
 }
-
-const DEFAULT_PORTS = { postgres: 5432, mysql: 3306, mariadb: 3306 } as const;
 
 class Refusal {
   constructor(
@@ -107,14 +105,9 @@ function databaseSource(state: LaunchState, p: DatabaseBackup): { source: AgentS
   const binding = emptyBinding();
   if (db.passwordSecretRef) {
     needSecret(state, db.passwordSecretRef.name, 'spec.database.passwordSecretRef');
-    const envName = type === 'postgres' ? AGENT_ENV.postgresPassword : AGENT_ENV.mysqlPassword;
-    binding.env.push(secretEnv(envName, db.passwordSecretRef.name, db.passwordSecretRef.key ?? 'password'));
+    binding.env.push(passwordEnv(type, db.passwordSecretRef));
   }
-  const conn = {
-    host,
-    port: port ?? DEFAULT_PORTS[type],
-    user: db.user ?? (type === 'postgres' ? 'postgres' : 'root'),
-  };
+  const conn = databaseConnection(type, host, port, db.user);
   const source: AgentSource =
     type === 'postgres'
       ? {

@@ -4,18 +4,19 @@
  * empty can only be seen from inside it, so the agent checks that and refuses a non-empty target
  * unless spec.overwrite or spec.clean is set.
  */
-import { AGENT_ENV, type RestoreTarget } from '../../shared/agent-contract.ts';
+import type { RestoreTarget } from '../../shared/agent-contract.ts';
 import type { Backup, DatabaseBackup, Restore } from '../../shared/api/index.ts';
 import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
 import { Reason } from '../../shared/conditions.ts';
 import {
   agentJob,
   type Binding,
+  databaseConnection,
   destinationBinding,
   emptyBinding,
   mergeBindings,
+  passwordEnv,
   RESTORE_MOUNT,
-  secretEnv,
 } from '../../shared/jobs.ts';
 import { Labels, MANAGED_BY } from '../../shared/labels.ts';
 import { restoreJobName } from '../../shared/naming.ts';
@@ -30,8 +31,6 @@ export interface RestoreState {
   secrets: Record<string, boolean>;
   claims: Record<string, boolean>;
 }
-
-const DEFAULT_PORTS = { postgres: 5432, mysql: 3306, mariadb: 3306 } as const;
 
 class Refusal extends Error {}
 
@@ -86,15 +85,12 @@ function target(state: RestoreState, policy: Policy): { target: RestoreTarget; b
         `Secret ${db.passwordSecretRef.name} (spec.target.database.passwordSecretRef) does not exist in namespace ${ns}`,
       );
     }
-    const env = type === 'postgres' ? AGENT_ENV.postgresPassword : AGENT_ENV.mysqlPassword;
-    binding.env.push(secretEnv(env, db.passwordSecretRef.name, db.passwordSecretRef.key ?? 'password'));
+    binding.env.push(passwordEnv(type, db.passwordSecretRef));
   }
   return {
     target: {
       kind: type,
-      host: db.host ?? '',
-      port: db.port ?? DEFAULT_PORTS[type],
-      user: db.user ?? (type === 'postgres' ? 'postgres' : 'root'),
+      ...databaseConnection(type, db.host ?? '', db.port, db.user),
       ...(db.name ? { database: db.name } : {}),
     },
     binding,
