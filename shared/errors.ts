@@ -89,10 +89,6 @@ export class ApiError extends CairnError {
   }
 }
 
-export function isCairnError(e: unknown): e is CairnError {
-  return e instanceof CairnError;
-}
-
 /** A message for any thrown value, without losing a CairnError's own text. */
 export function messageOf(e: unknown): string {
   if (e instanceof Error) return e.message;

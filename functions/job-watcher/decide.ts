@@ -5,7 +5,6 @@
  */
 import { type AgentResult, parseAgentResult } from '../../shared/agent-contract.ts';
 import type { Backup, HistoryEntry, PolicyKind, Restore } from '../../shared/api/index.ts';
-import { API_VERSION } from '../../shared/api/index.ts';
 import { Reason } from '../../shared/conditions.ts';
 import { CAIRN_EVENT_TYPES } from '../../shared/event-types.ts';
 import type { KubeObject } from '../../shared/kube.ts';
@@ -357,5 +356,3 @@ export function decidePolicy(kind: PolicyKind, policy: KubeObject, backups: read
     },
   ];
 }
-
-export const apiVersion = API_VERSION;

@@ -4,7 +4,7 @@
  * openAPIV3Schema. Only constructs a Kubernetes *structural* schema accepts are used here: no
  * unions (enums are string `enum`s), no `$ref`, `additionalProperties` only for maps.
  */
-import { type TSchema, type TString, type TUnsafe, Type } from '@sinclair/typebox';
+import { type TString, type TUnsafe, Type } from '@sinclair/typebox';
 
 /** A CEL rule, as `x-kubernetes-validations` holds it. */
 export interface CelRule {
@@ -115,8 +115,6 @@ export const Conditions = Type.Array(Condition, {
   'x-kubernetes-list-type': 'map',
   'x-kubernetes-list-map-keys': ['type'],
 });
-
-export type SchemaOf<T extends TSchema> = T;
 
 /** A relative path of plain segments: no leading slash, no `.` or `..` segments. */
 export const RelativePath = (description: string): TString =>
