@@ -107,30 +107,57 @@ export class HoldTail extends Transform {
  * The stdin of a restore tool as the end of a pipeline. On a pipeline error the tool is killed
  * with SIGKILL *before* its stdin closes: closing first would hand psql an EOF, and psql commits
  * a --single-transaction script at EOF. Killed mid-transaction, the server rolls back.
+ *
+ * A tool may also stop reading by itself (tar stops at its end-of-archive blocks, leaving the
+ * record's zero padding unread). Writes then fail with EPIPE, or, once Node has destroyed the
+ * child's stdin at its exit, never drain. Either way the tool's exit decides: after a clean exit
+ * the rest of the input is read and dropped, so the pipeline still reaches its end and the
+ * checksum is still checked (HoldTail); after a failed exit the pipeline fails, and the exit
+ * status tells why. A write waiting on a broken stdin waits for the exit, never forever.
  */
 export class ChildSink extends Writable {
   readonly #child: ChildProcess;
+  #waiting: ((err?: Error | null) => void) | undefined;
   constructor(child: ChildProcess) {
     super({ highWaterMark: CHUNK });
     this.#child = child;
-    child.stdin?.on('error', (e) => this.destroy(e));
+    // EPIPE and friends: what they mean is known only at the exit (see above).
+    child.stdin?.on('error', () => {});
+    child.stdin?.on('drain', () => this.#settle());
+    child.once('exit', () => this.#settle());
+  }
+  #exited(): boolean {
+    return this.#child.exitCode !== null || this.#child.signalCode !== null;
+  }
+  #afterExit(): Error | null {
+    if (this.#child.exitCode === 0) return null;
+    const how = this.#child.signalCode
+      ? `was killed by ${this.#child.signalCode}`
+      : `exited with code ${this.#child.exitCode}`;
+    return new Error(`the restore tool ${how} before it read all of its input`);
+  }
+  #settle(): void {
+    const cb = this.#waiting;
+    if (!cb) return;
+    this.#waiting = undefined;
+    cb(this.#exited() ? this.#afterExit() : null);
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const stdin = this.#child.stdin;
-    if (!stdin || stdin.destroyed) {
-      cb(new Error('the restore tool closed its input'));
-      return;
-    }
-    if (stdin.write(chunk)) cb();
-    else stdin.once('drain', () => cb());
+    if (this.#exited()) cb(this.#afterExit());
+    else if (!stdin || stdin.destroyed) this.#waiting = cb;
+    else if (stdin.write(chunk)) cb();
+    else this.#waiting = cb;
   }
   override _final(cb: (err?: Error | null) => void): void {
-    this.#child.stdin?.end(() => cb());
+    const stdin = this.#child.stdin;
+    if (this.#exited()) cb();
+    else if (!stdin || stdin.destroyed) this.#waiting = (err) => cb(err);
+    else stdin.end(() => cb());
   }
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (err && this.#child.exitCode === null && this.#child.signalCode === null) {
-      this.#child.kill('SIGKILL');
-    }
+    if (err && !this.#exited()) this.#child.kill('SIGKILL');
+    this.#waiting = undefined;
     cb(err);
   }
 }

@@ -91,6 +91,48 @@ test('a custom command backs up its stdout, and a custom restore receives the ve
   t.is(lines.at(-1), '100000');
 });
 
+test('a restore tool that stops reading early settles the restore by its exit status, never hangs', async (t) => {
+  // tar stops at its end-of-archive blocks and leaves the padding unread; Node then closes the
+  // tool's stdin without an error. The restore must still finish, verified, or fail by the exit code.
+  const root = await mkdtemp(path.join(os.tmpdir(), 'cairn-early-exit-'));
+  const b = await runAgent([
+    'backup',
+    '--source',
+    'custom',
+    '--compression',
+    'none',
+    ...destArgs({ type: 'pvc', root }),
+    ...when,
+    '--',
+    'seq',
+    '1',
+    '2000000',
+  ]);
+  t.is(b.code, 0, b.stderr);
+  if (!b.result.ok) return;
+  const restore = (script: string) =>
+    runAgent([
+      'restore',
+      '--target',
+      'custom',
+      '--manifest-key',
+      b.result.ok ? b.result.manifestKey : '',
+      ...destArgs({ type: 'pvc', root }),
+      '--',
+      'sh',
+      '-c',
+      script,
+    ]);
+  const out = path.join(root, 'head.txt');
+  const ok = await restore(`head -c 100 > ${out}`);
+  t.is(ok.code, 0, ok.stderr);
+  t.true(ok.result.ok);
+  t.is((await readFile(out, 'utf8')).length, 100);
+  const failed = await restore('head -c 100 > /dev/null; exit 3');
+  t.is(failed.code, AGENT_EXIT.source, failed.stderr);
+  if (!failed.result.ok) t.regex(failed.result.message, /exited with code 3/);
+});
+
 test('a custom command that exits non-zero fails the backup with its stderr and writes nothing', async (t) => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'cairn-custom-fail-'));
   const r = await runAgent([
