@@ -2,7 +2,7 @@
  * The embedded default, composed: the API emulator (or a real cluster's kubeconfig), the CRDs,
  * the five functions, the Broker and event sources of eventing/, and the job runner.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -152,6 +152,18 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       });
       closers.push(() => (jobs as JobRunner).close());
     }
+    // Discoverability for `cairn replay --local`, `cairn events` and `cairn describe`: where this
+    // runtime's API, functions and Broker listen. Removed on close.
+    const discovery = join(stateDir, 'runtime.json');
+    const info = {
+      pid: process.pid,
+      kubeconfig,
+      apiUrl: api?.url,
+      functionUrls: fns.urls,
+      brokerUrl: broker.url,
+    };
+    await writeFile(discovery, `${JSON.stringify(info, null, 2)}\n`);
+    closers.push(() => rm(discovery, { force: true }));
     return {
       kubeconfig,
       apiUrl: api?.url,

@@ -93,6 +93,8 @@ export interface EventInput {
 export interface KubeClientOptions {
   /** A kubeconfig file; otherwise $KUBECONFIG, ~/.kube/config or the in-cluster account. */
   kubeconfig?: string;
+  /** A context of the kubeconfig other than its current one (`cairn --context`). */
+  context?: string;
   clock?: Clock;
 }
 
@@ -115,6 +117,7 @@ export class KubeClient {
     const file = opts.kubeconfig ?? process.env.CAIRN_KUBECONFIG;
     if (file) kc.loadFromFile(file);
     else kc.loadFromDefault();
+    if (opts.context) kc.setCurrentContext(opts.context);
     return new KubeClient(
       kc.makeApiClient(k8s.CustomObjectsApi),
       kc.makeApiClient(k8s.CoreV1Api),
