@@ -9,7 +9,8 @@
  * - the agent's peak RSS in backup and restore (target ≤ 100 MB)
  *
  * Sizes: quick = pgbench scale 5 (~75 MB); full adds scale 70 (≥ 1 GB). The agent runs as a real
- * process (`node --import tsx agent/main.ts`), start-up included.
+ * process, bundled as its image runs it (`npm run build:agent`, then `node agent/dist/main.js`),
+ * start-up included.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -17,6 +18,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_BUNDLE, buildAgent } from '../agent/build.ts';
 import { type PostgresServer, startPostgres } from '../test/fixtures/postgres.ts';
 import { run } from '../test/fixtures/run.ts';
 
@@ -64,14 +66,10 @@ async function timed(
 /** Runs the agent; returns wall seconds, the parsed result and the peak RSS it logged. */
 async function agent(args: string[], env: NodeJS.ProcessEnv) {
   const t0 = performance.now();
-  const res = await run(
-    process.execPath,
-    [...NODE_FLAGS, '--import', 'tsx', path.join(REPO, 'agent/main.ts'), ...args],
-    {
-      env: { ...env, CAIRN_TERMINATION_LOG: '/dev/null' },
-      cwd: REPO,
-    },
-  );
+  const res = await run(process.execPath, [...NODE_FLAGS, AGENT_BUNDLE, ...args], {
+    env: { ...env, CAIRN_TERMINATION_LOG: '/dev/null' },
+    cwd: REPO,
+  });
   const seconds = (performance.now() - t0) / 1000;
   const done = res.stderr
     .split('\n')
@@ -214,6 +212,7 @@ async function benchScale(pg: PostgresServer, scale: number): Promise<BenchResul
 }
 
 export async function benchAgent(opts: { quick: boolean }): Promise<BenchResult[]> {
+  await buildAgent();
   const pg = await startPostgres();
   try {
     const out = await benchScale(pg, 5);

@@ -9,9 +9,12 @@
  * fails with a message saying so.
  *
  * The default map has one rule: any image whose repository ends with `cairn-agent` (e.g.
- * `ghcr.io/cairn-dev/cairn-agent:0.1.0`) runs `<this node> --import tsx <repo>/agent/main.ts`, and the
- * `cairn-agent` executable maps to the same.
+ * `ghcr.io/cairn-dev/cairn-agent:0.1.0`) runs `<this node> <repo>/agent/dist/main.js` (the bundle of
+ * `npm run build:agent`, as the image does) when that bundle is newer than every agent/ and shared/
+ * source, else `<this node> --import tsx <repo>/agent/main.ts`; the `cairn-agent` executable maps
+ * to the same.
  */
+import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 export interface ImageRule {
@@ -48,13 +51,11 @@ export function ruleMatches(rule: ImageRule, image: string): boolean {
 
 /** The default map: Cairn's agent image runs the agent from this checkout. */
 export function defaultImageRules(repoRoot: string): ImageRule[] {
+  const bundle = freshAgentBundle(repoRoot);
   // tsx's loader by URL, so the agent starts whatever its working directory.
-  const agent = [
-    process.execPath,
-    '--import',
-    import.meta.resolve('tsx'),
-    join(repoRoot, 'agent', 'main.ts'),
-  ];
+  const agent = bundle
+    ? [process.execPath, bundle]
+    : [process.execPath, '--import', import.meta.resolve('tsx'), join(repoRoot, 'agent', 'main.ts')];
   return [
     {
       match: 'cairn-agent',
@@ -63,6 +64,24 @@ export function defaultImageRules(repoRoot: string): ImageRule[] {
       cwd: repoRoot,
     },
   ];
+}
+
+/** The agent bundle, if it exists and no agent/ or shared/ source changed after it was built. */
+export function freshAgentBundle(repoRoot: string): string | undefined {
+  const bundle = join(repoRoot, 'agent', 'dist', 'main.js');
+  let built: number;
+  try {
+    built = statSync(bundle).mtimeMs;
+  } catch {
+    return undefined;
+  }
+  for (const dir of ['agent', 'shared']) {
+    for (const f of readdirSync(join(repoRoot, dir), { recursive: true, encoding: 'utf8' })) {
+      if (f.endsWith('.ts') && !f.startsWith('dist') && statSync(join(repoRoot, dir, f)).mtimeMs > built)
+        return undefined;
+    }
+  }
+  return bundle;
 }
 
 export interface ContainerCommand {
