@@ -88,6 +88,7 @@ export const backupKind: KindDef = {
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes' },
     { name: 'Duration', type: 'number', jsonPath: '.status.durationSeconds' },
+    { name: 'Verified', type: 'string', jsonPath: '.status.conditions[?(@.type=="Verified")].status' },
     { name: 'Scheduled', type: 'date', jsonPath: '.spec.scheduledTime', priority: 1 },
     { name: 'Location', type: 'string', jsonPath: '.status.location', priority: 1 },
     { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },

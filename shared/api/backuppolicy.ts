@@ -4,6 +4,7 @@ import { jobFields, PolicyStatus, StorageDestination, scheduleFields } from './c
 import { ageColumn, type KindDef, readyColumn } from './kinds.ts';
 import { type CairnObject, objectSchema } from './object.ts';
 import { type CelRule, LabelSelector, StringEnum } from './schema.ts';
+import { Verification, VOLUME_VERIFICATION_RULES } from './verification.ts';
 
 export const BACKUP_STRATEGIES = ['tar', 'snapshot', 'custom'] as const;
 export type BackupStrategy = (typeof BACKUP_STRATEGIES)[number];
@@ -33,6 +34,7 @@ export const BackupPolicySpec = Type.Object(
     volumeSnapshotClassName: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
     ...jobFields,
     storageDestination: Type.Optional(StorageDestination),
+    verification: Type.Optional(Verification),
   },
   {
     additionalProperties: false,
@@ -54,6 +56,7 @@ export const BackupPolicySpec = Type.Object(
         message: 'retentionCount and retention.keepLast mean the same thing: set one of them',
         fieldPath: '.retentionCount',
       },
+      ...VOLUME_VERIFICATION_RULES,
     ] satisfies CelRule[],
   },
 );
@@ -77,6 +80,7 @@ export const backupPolicyKind: KindDef = {
     { name: 'Last', type: 'string', jsonPath: '.status.lastBackupStatus' },
     { name: 'Last Success', type: 'date', jsonPath: '.status.lastSuccessfulTime' },
     { name: 'Next', type: 'string', jsonPath: '.status.nextScheduledBackup' },
+    { name: 'Verified', type: 'string', jsonPath: '.status.lastVerification.result', priority: 1 },
     readyColumn,
     ageColumn,
   ],

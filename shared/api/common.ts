@@ -13,6 +13,7 @@ import {
   Timestamp,
   TimeZone,
 } from './schema.ts';
+import { LastVerification } from './verification.ts';
 
 export const CONCURRENCY_POLICIES = ['Forbid', 'Allow', 'Replace'] as const;
 export type ConcurrencyPolicy = (typeof CONCURRENCY_POLICIES)[number];
@@ -242,6 +243,7 @@ export const PolicyStatus = Type.Object(
     lastDurationSeconds: Type.Optional(Type.Number({ minimum: 0 })),
     lastSizeBytes: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
     backupHistory: Type.Optional(Type.Array(HistoryEntry, { maxItems: 10 })),
+    lastVerification: Type.Optional(LastVerification),
   },
   { additionalProperties: false },
 );

@@ -4,6 +4,7 @@ import { jobFields, PolicyStatus, scheduleFields } from './common.ts';
 import { ageColumn, type KindDef, readyColumn } from './kinds.ts';
 import { type CairnObject, objectSchema } from './object.ts';
 import { type CelRule, LabelSelector, SecretKeyRef, StringEnum } from './schema.ts';
+import { DATABASE_VERIFICATION_RULES, Verification } from './verification.ts';
 
 export const DATABASE_TYPES = ['postgres', 'mysql', 'mariadb'] as const;
 export type DatabaseType = (typeof DATABASE_TYPES)[number];
@@ -66,6 +67,7 @@ export const DatabaseBackupSpec = Type.Object(
       }),
     ),
     ...jobFields,
+    verification: Type.Optional(Verification),
   },
   {
     additionalProperties: false,
@@ -89,6 +91,7 @@ export const DatabaseBackupSpec = Type.Object(
         message: 'retentionCount and retention.keepLast mean the same thing: set one of them',
         fieldPath: '.retentionCount',
       },
+      ...DATABASE_VERIFICATION_RULES,
     ] satisfies CelRule[],
   },
 );
@@ -115,6 +118,7 @@ export const databaseBackupKind: KindDef = {
     { name: 'Last', type: 'string', jsonPath: '.status.lastBackupStatus' },
     { name: 'Last Success', type: 'date', jsonPath: '.status.lastSuccessfulTime' },
     { name: 'Next', type: 'string', jsonPath: '.status.nextScheduledBackup' },
+    { name: 'Verified', type: 'string', jsonPath: '.status.lastVerification.result', priority: 1 },
     readyColumn,
     ageColumn,
   ],

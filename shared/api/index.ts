@@ -7,6 +7,7 @@ export * from './kinds.ts';
 export * from './object.ts';
 export * from './restore.ts';
 export { type CelRule, DNS1123_LABEL, DNS1123_SUBDOMAIN } from './schema.ts';
+export * from './verification.ts';
 
 import { backupKind } from './backup.ts';
 import { backupPolicyKind } from './backuppolicy.ts';

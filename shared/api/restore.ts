@@ -13,6 +13,7 @@ import {
   StringEnum,
   Timestamp,
 } from './schema.ts';
+import { RESTORE_PURPOSES, VerificationChecks } from './verification.ts';
 
 export const RESTORE_PHASES = ['Pending', 'Running', 'Completed', 'Failed'] as const;
 export type RestorePhase = (typeof RESTORE_PHASES)[number];
@@ -58,6 +59,14 @@ export const RestoreSpec = Type.Object(
         description: 'Drop what the target holds before restoring (pg_restore --clean; empty the folder).',
       }),
     ),
+    purpose: Type.Optional(
+      StringEnum(RESTORE_PURPOSES, {
+        default: 'restore',
+        description:
+          'verification: restore into a scratch target, run checks, drop the target (job-watcher creates these from spec.verification).',
+      }),
+    ),
+    checks: Type.Optional(VerificationChecks),
     backupImage: Type.Optional(Type.String({ minLength: 1, maxLength: 512, pattern: '^[^\\s]+$' })),
     serviceAccountName: Type.Optional(ObjectName('ServiceAccount the restore pod runs as.')),
     resources: Type.Optional(Resources),
@@ -68,7 +77,13 @@ export const RestoreSpec = Type.Object(
     additionalProperties: false,
     'x-kubernetes-validations': [
       { rule: 'self.backupRef == oldSelf.backupRef', message: 'backupRef is immutable' },
-    ],
+      {
+        rule: "!has(self.checks) || (has(self.purpose) && self.purpose == 'verification')",
+        message: 'checks apply to purpose verification only',
+        fieldPath: '.checks',
+        reason: 'FieldValueForbidden',
+      },
+    ] satisfies CelRule[],
   },
 );
 export type RestoreSpec = Static<typeof RestoreSpec>;
@@ -103,6 +118,7 @@ export const restoreKind: KindDef = {
   schema: objectSchema(RestoreSpec, RestoreStatus, description),
   printerColumns: [
     { name: 'Backup', type: 'string', jsonPath: '.spec.backupRef.name' },
+    { name: 'Purpose', type: 'string', jsonPath: '.spec.purpose', priority: 1 },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Completed', type: 'date', jsonPath: '.status.completionTime' },
     { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
