@@ -25,6 +25,7 @@ import { toFailure } from './errors.ts';
 import { CAIRN_VERSION } from './manifest.ts';
 import { runRestore } from './restore.ts';
 import { USAGE } from './usage.ts';
+import { ChecksFailed, runVerify } from './verify.ts';
 
 /** Explicit store credentials from the env the Job sets from Secrets (the SDKs would also find most of them). */
 function credentialsFromEnv(env: NodeJS.ProcessEnv): StoreCredentials {
@@ -80,11 +81,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         ? await runBackup(opts, deps)
         : opts.command === 'restore'
           ? await runRestore(opts, deps)
-          : await runDelete(opts, deps);
+          : opts.command === 'verify'
+            ? await runVerify(opts, deps)
+            : await runDelete(opts, deps);
     await report(result, terminationLogOf(argv, opts, env), log);
     return 0;
   } catch (e) {
-    const f = toFailure(e);
+    const f = e instanceof ChecksFailed ? e.failure() : toFailure(e);
     log.error(`${opts?.command ?? 'agent'} failed`, {
       reason: f.reason,
       exitCode: f.exitCode,

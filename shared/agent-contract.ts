@@ -50,6 +50,8 @@ export const AGENT_EXIT = {
   verification: 5,
   /** A restore target is not empty and neither `--overwrite` nor `--clean` was given. */
   targetNotEmpty: 6,
+  /** verify: the backup restored, but a check failed on the restored copy. */
+  checksFailed: 7,
 } as const;
 export type AgentExitCode = (typeof AGENT_EXIT)[keyof typeof AGENT_EXIT];
 
@@ -61,6 +63,7 @@ export type AgentFailureReason =
   | 'StorageFailed'
   | 'VerificationFailed'
   | 'TargetNotEmpty'
+  | 'ChecksFailed'
   | 'Internal';
 
 export type Compression = 'zstd' | 'gzip' | 'none';
@@ -171,13 +174,39 @@ export interface AgentRestoreOptions extends AgentCommon {
   noOwner?: boolean;
 }
 
+/**
+ * One check of a verification, as `spec.verification.checks` holds it: `sql` (with `expect`
+ * and/or `compare`) for a database, `file` (with `minSizeBytes`) for a volume.
+ */
+export interface VerifyCheck {
+  name: string;
+  sql?: string;
+  expect?: string;
+  /** `rowCount >= 100`, `value == 3` (see COMPARISON). */
+  compare?: string;
+  file?: string;
+  minSizeBytes?: number;
+}
+
+/** The comparisons a check's `compare` may make. */
+export const COMPARISON = /^(rowCount|value) *(==|!=|>=|<=|>|<) *(-?[0-9]+(?:\.[0-9]+)?)$/;
+
+/**
+ * Restore into a scratch target (a database, dropped first if a crash left it, or a folder), run
+ * the checks there, and drop the target again whatever happened.
+ */
+export interface AgentVerifyOptions extends Omit<AgentRestoreOptions, 'command' | 'overwrite' | 'clean'> {
+  command: 'verify';
+  checks: VerifyCheck[];
+}
+
 /** Deletes artifacts (and their manifests) for retention: batched DeleteObjects on S3. */
 export interface AgentDeleteOptions extends AgentCommon {
   command: 'delete';
   keys: string[];
 }
 
-export type AgentOptions = AgentBackupOptions | AgentRestoreOptions | AgentDeleteOptions;
+export type AgentOptions = AgentBackupOptions | AgentRestoreOptions | AgentVerifyOptions | AgentDeleteOptions;
 
 // ---------------------------------------------------------------------------------------------
 // Artifact naming
@@ -279,6 +308,8 @@ const FLAGS: Record<string, Flag> = {
   'progress-interval': { type: 'string' },
   // delete
   key: { type: 'string', multiple: true },
+  // verify: one JSON VerifyCheck each
+  check: { type: 'string', multiple: true },
 };
 
 /** Which flags each command accepts (beyond the common ones). */
@@ -295,7 +326,18 @@ const COMMON = [
   'termination-log',
   'progress-interval',
 ];
-const ALLOWED: Record<'backup' | 'restore' | 'delete', Set<string>> = {
+const RESTORE_FLAGS = [
+  ...COMMON,
+  'target',
+  'host',
+  'port',
+  'user',
+  'database',
+  'target-dir',
+  'manifest-key',
+  'no-owner',
+];
+const ALLOWED: Record<AgentOptions['command'], Set<string>> = {
   delete: new Set([...COMMON, 'key']),
   backup: new Set([
     ...COMMON,
@@ -315,20 +357,34 @@ const ALLOWED: Record<'backup' | 'restore' | 'delete', Set<string>> = {
     'compression',
     'compression-level',
   ]),
-  restore: new Set([
-    ...COMMON,
-    'target',
-    'host',
-    'port',
-    'user',
-    'database',
-    'target-dir',
-    'manifest-key',
-    'overwrite',
-    'clean',
-    'no-owner',
-  ]),
+  restore: new Set([...RESTORE_FLAGS, 'overwrite', 'clean']),
+  verify: new Set([...RESTORE_FLAGS, 'check']),
 };
+
+/** One `--check` value: a JSON VerifyCheck, checked field by field. */
+function parseCheck(json: string): VerifyCheck {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    throw bad('check', `must be a JSON object, got ${JSON.stringify(json.slice(0, 80))}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('check', 'must be a JSON object');
+  const o = v as Record<string, unknown>;
+  const known = new Set(['name', 'sql', 'expect', 'compare', 'file', 'minSizeBytes']);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw bad('check', `unknown field ${JSON.stringify(k)}`);
+  if (typeof o.name !== 'string' || o.name === '') throw bad('check', 'needs a name');
+  for (const k of ['sql', 'expect', 'compare', 'file'])
+    if (o[k] !== undefined && typeof o[k] !== 'string')
+      throw bad('check', `${o.name}: ${k} must be a string`);
+  if (o.minSizeBytes !== undefined && !(Number.isSafeInteger(o.minSizeBytes) && Number(o.minSizeBytes) >= 0))
+    throw bad('check', `${o.name}: minSizeBytes must be a non-negative integer`);
+  if ((o.sql === undefined) === (o.file === undefined))
+    throw bad('check', `${o.name}: set exactly one of sql and file`);
+  if (typeof o.compare === 'string' && !COMPARISON.test(o.compare))
+    throw bad('check', `${o.name}: compare must look like "rowCount >= 100" or "value == 3"`);
+  return o as unknown as VerifyCheck;
+}
 
 /** Thrown for a bad argv; `field` is the flag (e.g. `--port`). */
 function bad(flag: string, message: string): InvalidSpec {
@@ -348,10 +404,10 @@ export function wantsHelp(argv: readonly string[]): boolean {
  */
 export function parseAgentArgs(argv: readonly string[]): AgentOptions {
   const [command, ...rest] = argv;
-  if (command !== 'backup' && command !== 'restore' && command !== 'delete') {
+  if (command !== 'backup' && command !== 'restore' && command !== 'verify' && command !== 'delete') {
     throw bad(
       'command',
-      `the first argument must be "backup", "restore" or "delete", got ${JSON.stringify(command ?? '')}`,
+      `the first argument must be "backup", "restore", "verify" or "delete", got ${JSON.stringify(command ?? '')}`,
     );
   }
   const dashdash = rest.indexOf('--');
@@ -551,12 +607,22 @@ export function parseAgentArgs(argv: readonly string[]): AgentOptions {
       if (trailing.length === 0) throw bad('--', '--target custom needs its command after --');
       target = { kind: 'custom', command: trailing };
   }
-  const opts: AgentRestoreOptions = {
-    command,
-    ...common,
-    manifestKey: need('manifest-key', "(the Backup's manifest key)"),
-    target,
-  };
+  const manifestKey = need('manifest-key', "(the Backup's manifest key)");
+  if (command === 'verify') {
+    if (target.kind === 'custom') throw bad('target', 'a custom target cannot be verified');
+    if (target.kind !== 'tar' && !target.database)
+      throw bad('database', 'is required for verify (the scratch database)');
+    const v: AgentVerifyOptions = {
+      command,
+      ...common,
+      manifestKey,
+      target,
+      checks: list('check').map(parseCheck),
+    };
+    if (bool('no-owner')) v.noOwner = true;
+    return v;
+  }
+  const opts: AgentRestoreOptions = { command, ...common, manifestKey, target };
   if (bool('overwrite')) opts.overwrite = true;
   if (bool('clean')) opts.clean = true;
   if (bool('no-owner')) opts.noOwner = true;
@@ -628,8 +694,12 @@ export function toAgentArgs(opts: AgentOptions): string[] {
         add('database', t.database);
     }
     add('manifest-key', opts.manifestKey);
-    add('overwrite', opts.overwrite);
-    add('clean', opts.clean);
+    if (opts.command === 'restore') {
+      add('overwrite', opts.overwrite);
+      add('clean', opts.clean);
+    } else {
+      for (const c of opts.checks) add('check', JSON.stringify(c));
+    }
     add('no-owner', opts.noOwner);
   }
   const d = opts.destination;
@@ -650,9 +720,17 @@ export function toAgentArgs(opts: AgentOptions): string[] {
 // ---------------------------------------------------------------------------------------------
 // The termination message
 
+/** How one check of a verification went. */
+export interface CheckResult {
+  name: string;
+  passed: boolean;
+  /** What was found, e.g. `rowCount 3 is not >= 1000`. */
+  message: string;
+}
+
 export interface AgentSuccess {
   ok: true;
-  command: 'backup' | 'restore';
+  command: 'backup' | 'restore' | 'verify';
   /** `s3://bucket/key`, `gs://bucket/key` or `file:///…`. */
   location: string;
   key: string;
@@ -667,11 +745,13 @@ export interface AgentSuccess {
   startTime: string;
   completionTime: string;
   durationMs: number;
+  /** verify: every check passed; here is what each found. */
+  checks?: CheckResult[];
 }
 
 export interface AgentFailure {
   ok: false;
-  command?: 'backup' | 'restore' | 'delete';
+  command?: 'backup' | 'restore' | 'verify' | 'delete';
   reason: AgentFailureReason;
   /** What went wrong and what to fix; never credentials. */
   message: string;
@@ -715,6 +795,7 @@ const REASONS: readonly AgentFailureReason[] = [
   'StorageFailed',
   'VerificationFailed',
   'TargetNotEmpty',
+  'ChecksFailed',
   'Internal',
 ];
 
@@ -735,8 +816,8 @@ export function parseAgentResult(text: string): AgentResult {
     }
   };
   if (o.ok === true) {
-    if (o.command !== 'backup' && o.command !== 'restore')
-      throw new InvalidSpec('terminationMessage.command', 'must be backup or restore');
+    if (o.command !== 'backup' && o.command !== 'restore' && o.command !== 'verify')
+      throw new InvalidSpec('terminationMessage.command', 'must be backup, restore or verify');
     for (const k of ['location', 'key', 'manifestKey', 'sha256', 'startTime', 'completionTime'])
       expect(k, 'string');
     for (const k of ['sizeBytes', 'rawBytes', 'durationMs']) expect(k, 'number');
