@@ -24,6 +24,7 @@ export const PING_EVENT_TYPE = 'dev.knative.sources.ping';
 export const CAIRN_EVENT_TYPES = {
   backupCompleted: 'dev.cairn.backup.completed',
   backupFailed: 'dev.cairn.backup.failed',
+  backupVerified: 'dev.cairn.backup.verified',
   backupVerificationFailed: 'dev.cairn.backup.verification.failed',
   restoreCompleted: 'dev.cairn.restore.completed',
   restoreFailed: 'dev.cairn.restore.failed',

@@ -50,3 +50,12 @@ export async function policyAndBackups(
     backups: backups.filter((b) => b.spec.policyRef.kind === kind && b.spec.policyRef.name === name),
   };
 }
+
+/** The Restores a policy's verifications created (labelled with the policy). */
+export async function policyRestores(
+  kube: KubeClient,
+  namespace: string,
+  policy: string,
+): Promise<Restore[]> {
+  return kube.list<Restore>('Restore', namespace, { labelSelector: `${Labels.policy}=${policy}` });
+}

@@ -13,8 +13,24 @@ import type { KubeObject } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
 import type { Plan } from '../../shared/plan.ts';
 import { groupKey, isFinished, type Policy } from '../../shared/policy.ts';
-import { decidePolicy, decideRun } from './decide.ts';
-import { getRun, jobNameOfPod, jobState, policyAndBackups, type RunKind, runOf } from './gather.ts';
+import { isVerification } from '../../shared/verification.ts';
+import {
+  decidePolicy,
+  decideRun,
+  decideVerification,
+  decideVerified,
+  type RunDecision,
+  unrecordedVerifications,
+} from './decide.ts';
+import {
+  getRun,
+  jobNameOfPod,
+  jobState,
+  policyAndBackups,
+  policyRestores,
+  type RunKind,
+  runOf,
+} from './gather.ts';
 
 export const NAME = 'job-watcher';
 
@@ -27,13 +43,27 @@ async function planRun(
 ): Promise<Outcome> {
   const namespace = run.metadata.namespace ?? 'default';
   const state = jobDeleted ? { job: undefined, pods: [] } : await jobState(deps.kube, namespace, jobName);
-  const d = decideRun(kind, run, state, deps.clock.now(), jobDeleted);
+  const d: RunDecision = decideRun(kind, run, state, deps.clock.now(), jobDeleted);
   const plan: Plan = [...d.plan];
   if (kind === 'Backup') {
     const { policy, backups } = await policyAndBackups(deps.kube, run as Backup);
     if (policy) {
+      const policyKind = (run as Backup).spec.policyRef.kind;
       const merged = backups.map((b) => (b.metadata.name === run.metadata.name ? (d.updated as Backup) : b));
-      plan.push(...decidePolicy((run as Backup).spec.policyRef.kind, policy, merged));
+      plan.push(...decidePolicy(policyKind, policy, merged));
+      if (d.reply && d.updated.status?.phase === 'Completed' && policy.spec.verification) {
+        const restores = await policyRestores(deps.kube, namespace, policy.metadata.name);
+        plan.push(...decideVerification(policyKind, policy, merged, restores));
+      }
+    }
+  } else if (d.reply && isVerification(run as Restore)) {
+    // A verification's answer is about the Backup: its Verified condition, the policy's
+    // lastVerification, and dev.cairn.backup.verified / .verification.failed.
+    const backup = await deps.kube.get<Backup>('Backup', namespace, (run as Restore).spec.backupRef.name);
+    const v = decideVerified(d.updated as Restore, backup, deps.clock.now());
+    if (v) {
+      plan.push(...v.plan);
+      d.reply = v.reply;
     }
   }
   const reply = d.reply
@@ -126,8 +156,26 @@ export const plan: Planner = async (event, deps) => {
         .flatMap(([kind, p]) =>
           decidePolicy(kind, p, byPolicy.get(groupKey(p.metadata.namespace, kind, p.metadata.name)) ?? []),
         );
+      const verifications = policies.flatMap(([kind, p]) => {
+        if (!p.spec.verification) return [];
+        const ns = p.metadata.namespace ?? 'default';
+        const own = restores.filter(
+          (r) =>
+            (r.metadata.namespace ?? 'default') === ns &&
+            r.metadata.labels?.[Labels.policy] === p.metadata.name,
+        );
+        const mine = byPolicy.get(groupKey(p.metadata.namespace, kind, p.metadata.name)) ?? [];
+        return decideVerification(kind, p, mine, own, false);
+      });
+      const now = deps.clock.now();
+      const recorded = unrecordedVerifications(restores, backups).flatMap((r) => {
+        const b = backups.find(
+          (x) => x.metadata.namespace === r.metadata.namespace && x.metadata.name === r.spec.backupRef.name,
+        );
+        return decideVerified(r, b, now)?.plan ?? [];
+      });
       // The tick answers with no event: each finished run's own event carries it.
-      return { plan: [...outcomes.flatMap((o) => o.plan), ...derived] };
+      return { plan: [...outcomes.flatMap((o) => o.plan), ...derived, ...verifications, ...recorded] };
     }
     default:
       throw new InvalidEvent(`type: ${NAME} does not handle ${String(event.type)} events`, 'type');

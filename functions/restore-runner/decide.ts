@@ -4,7 +4,12 @@
  * empty can only be seen from inside it, so the agent checks that and refuses a non-empty target
  * unless spec.overwrite or spec.clean is set.
  */
-import type { RestoreTarget } from '../../shared/agent-contract.ts';
+import type {
+  AgentRestoreOptions,
+  AgentVerifyOptions,
+  RestoreTarget,
+  VerifyCheck,
+} from '../../shared/agent-contract.ts';
 import type { Backup, DatabaseBackup, Restore } from '../../shared/api/index.ts';
 import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
 import { Reason } from '../../shared/conditions.ts';
@@ -23,6 +28,7 @@ import { restoreJobName } from '../../shared/naming.ts';
 import type { Plan } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
 import { isFinished, type Policy } from '../../shared/policy.ts';
+import { isVerification, PURPOSE_LABEL, SCRATCH_FOLDER } from '../../shared/verification.ts';
 
 export interface RestoreState {
   restore: Restore;
@@ -70,15 +76,24 @@ function target(state: RestoreState, policy: Policy): { target: RestoreTarget; b
     }
     binding.volumes.push({ name: 'restore-target', persistentVolumeClaim: { claimName: t.pvc.claimName } });
     binding.mounts.push({ name: 'restore-target', mountPath: RESTORE_MOUNT });
-    return {
-      target: { kind: 'tar', directory: t.pvc.path ? `${RESTORE_MOUNT}/${t.pvc.path}` : RESTORE_MOUNT },
-      binding,
-    };
+    // A verification removes its folder afterwards: never the whole claim.
+    const path =
+      t.pvc.path ?? (isVerification(restore) ? `${SCRATCH_FOLDER}/${restore.metadata.name}` : undefined);
+    return { target: { kind: 'tar', directory: path ? `${RESTORE_MOUNT}/${path}` : RESTORE_MOUNT }, binding };
   }
   const db = t.database ?? {};
   if (policy.kind !== 'DatabaseBackup')
     throw new Refusal('a volume backup can only be restored into a pvc target');
   const type = (policy as DatabaseBackup).spec.databaseType ?? 'postgres';
+  if (isVerification(restore)) {
+    const source = (policy as DatabaseBackup).spec.database?.name;
+    if (!db.name) throw new Refusal('a verification needs a scratch database (spec.target.database.name)');
+    if (db.name === source) {
+      throw new Refusal(
+        `the scratch database ${db.name} is the backed-up database itself; verification drops its scratch database afterwards`,
+      );
+    }
+  }
   if (db.passwordSecretRef) {
     if (!state.secrets[db.passwordSecretRef.name]) {
       throw new Refusal(
@@ -140,26 +155,30 @@ export function decide(state: RestoreState, now: Date): Plan {
     const { target: agentTarget, binding: targetBinding } = target(state, policy);
     const { agent, binding: destBinding } = destinationBinding(dest);
     const jobName = restoreJobName(at.name);
-    const labels = {
+    const labels: Record<string, string> = {
       [Labels.managedBy]: MANAGED_BY,
       [Labels.partOf]: MANAGED_BY,
       [Labels.restore]: at.name,
       [Labels.component]: 'restore',
     };
+    const base = { manifestKey: backup.status.manifestKey, target: agentTarget, destination: agent };
+    const verify = isVerification(restore);
+    const options: AgentRestoreOptions | AgentVerifyOptions = verify
+      ? { command: 'verify', ...base, checks: (restore.spec.checks ?? []).map(agentCheck) }
+      : {
+          command: 'restore',
+          ...base,
+          ...(restore.spec.overwrite ? { overwrite: true } : {}),
+          ...(restore.spec.clean ? { clean: true } : {}),
+        };
+    if (verify) labels[PURPOSE_LABEL] = 'verification';
     const job = agentJob({
       name: jobName,
       namespace: ns,
       owner: restore,
       ownerKind: 'Restore',
       labels,
-      options: {
-        command: 'restore',
-        manifestKey: backup.status.manifestKey,
-        target: agentTarget,
-        destination: agent,
-        ...(restore.spec.overwrite ? { overwrite: true } : {}),
-        ...(restore.spec.clean ? { clean: true } : {}),
-      },
+      options,
       binding: mergeBindings(targetBinding, destBinding),
       image: restore.spec.backupImage ?? policy.spec.backupImage,
       serviceAccountName: restore.spec.serviceAccountName ?? policy.spec.serviceAccountName,
@@ -168,7 +187,12 @@ export function decide(state: RestoreState, now: Date): Plan {
       activeDeadlineSeconds: restore.spec.activeDeadlineSeconds ?? 3600,
     });
     return [
-      { type: 'create', kind: 'Job', object: job, why: `restore Backup ${backupName}` },
+      {
+        type: 'create',
+        kind: 'Job',
+        object: job,
+        why: `${verify ? 'verify' : 'restore'} Backup ${backupName}`,
+      },
       {
         type: 'status',
         kind: 'Restore',
@@ -185,11 +209,16 @@ export function decide(state: RestoreState, now: Date): Plan {
         involved: at,
         eventType: 'Normal',
         reason: Reason.JobCreated,
-        message: `Created restore Job ${jobName} for Backup ${backupName}`,
+        message: `Created ${verify ? 'verification' : 'restore'} Job ${jobName} for Backup ${backupName}`,
       },
     ];
   } catch (err) {
     if (err instanceof Refusal) return refuse(state, now, err.message);
     throw err;
   }
+}
+
+/** A check as the agent takes it: the API's fields, without the unset ones. */
+function agentCheck(c: NonNullable<Restore['spec']['checks']>[number]): VerifyCheck {
+  return Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as unknown as VerifyCheck;
 }

@@ -4,19 +4,27 @@
  * and Events. Kubernetes CronJob semantics: suspend, time zone, starting deadline,
  * concurrencyPolicy, one catch-up run after downtime.
  */
-import { API_VERSION, type Backup, type PolicyKind } from '../../shared/api/index.ts';
+import { API_VERSION, type Backup, type PolicyKind, type Restore } from '../../shared/api/index.ts';
 import { type ConditionInput, getCondition, Reason } from '../../shared/conditions.ts';
 import { InvalidSchedule } from '../../shared/errors.ts';
 import { scheduledBackupName } from '../../shared/naming.ts';
 import type { Action, Plan, Ref } from '../../shared/plan.ts';
 import { activeBackups, type Policy, scheduledBackup } from '../../shared/policy.ts';
 import { cachedSchedule, dueRun } from '../../shared/schedule.ts';
+import {
+  completedNewestFirst,
+  verificationName,
+  verificationRestore,
+  verificationRunning,
+} from '../../shared/verification.ts';
 
 export interface PolicyState {
   kind: PolicyKind;
   policy: Policy;
   /** This policy's Backups. */
   backups: Backup[];
+  /** The Restores labelled with this policy (its verifications). */
+  restores?: Restore[];
 }
 
 function ref(kind: PolicyKind, p: Policy): Ref {
@@ -100,7 +108,7 @@ export function decide({ kind, policy, backups }: PolicyState, now: Date): Plan 
   }
 
   const created = policy.metadata.creationTimestamp ? new Date(policy.metadata.creationTimestamp) : now;
-  const since = status.lastScheduleTime ? new Date(status.lastScheduleTime) : created;
+  const since = created;
   const run = dueRun(schedule, policy.spec, since, now);
   const set: Record<string, unknown> = { nextScheduledBackup: run.next.toISOString() };
   let why = `next run at ${run.next.toISOString()}`;
@@ -194,4 +202,55 @@ export function decide({ kind, policy, backups }: PolicyState, now: Date): Plan 
     (set.lastScheduleTime === undefined || status.lastScheduleTime === set.lastScheduleTime);
   if (!unchanged) plan.push(statusAction(set, ready, why));
   return plan;
+}
+
+/**
+ * spec.verification.schedule: at each cron time, a verification Restore of the newest Completed
+ * Backup (named after the Backup and the time, so creating it twice is harmless). The time is
+ * handled once job-watcher records it as status.lastVerification.scheduledTime; until then the
+ * Restore's existence says so. An invalid verification schedule starts nothing (the CRD pattern
+ * refuses most; the Event of an invalid cron would repeat every minute).
+ */
+export function decideCronVerification(
+  { kind, policy, backups, restores = [] }: PolicyState,
+  now: Date,
+): Plan {
+  const v = policy.spec.verification;
+  if (!v?.schedule || v.suspend || policy.spec.suspend || policy.metadata.deletionTimestamp) return [];
+  let schedule: ReturnType<typeof cachedSchedule>;
+  try {
+    schedule = cachedSchedule(
+      { schedule: v.schedule, timeZone: v.timeZone },
+      'spec.verification.schedule',
+      'spec.verification.timeZone',
+    );
+  } catch (err) {
+    if (err instanceof InvalidSchedule) return [];
+    throw err;
+  }
+  const created = policy.metadata.creationTimestamp ? new Date(policy.metadata.creationTimestamp) : now;
+  const last = policy.status?.lastVerification?.scheduledTime;
+  const since = last && new Date(last) > created ? new Date(last) : created;
+  const run = dueRun(schedule, { schedule: v.schedule }, since, now);
+  const newest = completedNewestFirst(backups)[0];
+  if (!run.due || !newest || verificationRunning(restores)) return [];
+  const name = verificationName(newest.metadata.name, run.due);
+  if (restores.some((r) => r.metadata.name === name)) return [];
+  const made = verificationRestore(kind, policy, newest, run.due);
+  if ('skip' in made) return [];
+  return [
+    {
+      type: 'create',
+      kind: 'Restore',
+      object: made.restore as unknown as Backup,
+      why: `verification of ${run.due.toISOString()} is due`,
+    },
+    {
+      type: 'event',
+      involved: ref(kind, policy),
+      eventType: 'Normal',
+      reason: 'VerificationStarted',
+      message: `verifying Backup ${newest.metadata.name} with Restore ${name} (the verification of ${run.due.toISOString()})`,
+    },
+  ];
 }

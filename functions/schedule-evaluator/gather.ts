@@ -1,5 +1,5 @@
 /** schedule-evaluator's reads: one LIST per kind per tick, or one policy and its Backups. */
-import type { Backup, PolicyKind } from '../../shared/api/index.ts';
+import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import type { KubeClient } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
 import { backupsOf, groupKey, type Policy } from '../../shared/policy.ts';
@@ -13,6 +13,10 @@ export async function gatherAll(kube: KubeClient): Promise<PolicyState[]> {
     kube.list<Policy>('BackupPolicy', undefined),
     kube.list<Backup>('Backup', undefined),
   ]);
+  // Restores matter only to cron verification: one more LIST only when some policy has it.
+  const restores = [...dbbs, ...bps].some((p) => p.spec.verification?.schedule)
+    ? await kube.list<Restore>('Restore', undefined, { labelSelector: Labels.policy })
+    : [];
   const byPolicy = new Map<string, Backup[]>();
   for (const b of backups) {
     const key = groupKey(b.metadata.namespace, b.spec.policyRef.kind, b.spec.policyRef.name);
@@ -30,6 +34,12 @@ export async function gatherAll(kube: KubeClient): Promise<PolicyState[]> {
         kind,
         policy,
         backups: byPolicy.get(groupKey(policy.metadata.namespace, kind, policy.metadata.name)) ?? [],
+        restores: restores.filter(
+          (r) =>
+            (r.metadata.namespace ?? 'default') === (policy.metadata.namespace ?? 'default') &&
+            r.metadata.labels?.[Labels.policy] === policy.metadata.name &&
+            r.metadata.labels?.[Labels.policyKind] === kind,
+        ),
       });
     }
   }
@@ -45,8 +55,17 @@ export async function gatherOne(
   if (!POLICY_KINDS.includes(kind as PolicyKind)) return undefined;
   const policy = await kube.get<Policy>(kind, namespace, name);
   if (!policy) return undefined;
-  const backups = await kube.list<Backup>('Backup', namespace, { labelSelector: `${Labels.policy}=${name}` });
-  return { kind: kind as PolicyKind, policy, backups: backupsOf(kind as PolicyKind, policy, backups) };
+  const selector = { labelSelector: `${Labels.policy}=${name}` };
+  const [backups, restores] = await Promise.all([
+    kube.list<Backup>('Backup', namespace, selector),
+    policy.spec.verification?.schedule ? kube.list<Restore>('Restore', namespace, selector) : [],
+  ]);
+  return {
+    kind: kind as PolicyKind,
+    policy,
+    backups: backupsOf(kind as PolicyKind, policy, backups),
+    restores: restores.filter((r) => r.metadata.labels?.[Labels.policyKind] === kind),
+  };
 }
 
 export function isPolicyKind(kind: string): kind is PolicyKind {

@@ -5,7 +5,7 @@
 import { InvalidEvent } from '../../shared/errors.ts';
 import { eventKind, parseResourceEvent } from '../../shared/events.ts';
 import { makeHandle, type Planner } from '../../shared/function.ts';
-import { decide } from './decide.ts';
+import { decide, decideCronVerification } from './decide.ts';
 import { gatherAll, gatherOne, isPolicyKind } from './gather.ts';
 
 export const NAME = 'schedule-evaluator';
@@ -15,7 +15,7 @@ export const plan: Planner = async (event, { kube, clock }) => {
   switch (eventKind(event)) {
     case 'ping': {
       const states = await gatherAll(kube);
-      return { plan: states.flatMap((s) => decide(s, now)) };
+      return { plan: states.flatMap((s) => [...decide(s, now), ...decideCronVerification(s, now)]) };
     }
     case 'resource': {
       const ev = parseResourceEvent(event);
@@ -27,7 +27,7 @@ export const plan: Planner = async (event, { kube, clock }) => {
       }
       if (ev.action === 'delete') return { plan: [] };
       const state = await gatherOne(kube, ev.kind, ev.namespace, ev.name);
-      return { plan: state ? decide(state, now) : [] };
+      return { plan: state ? [...decide(state, now), ...decideCronVerification(state, now)] : [] };
     }
     default:
       throw new InvalidEvent(`type: ${NAME} does not handle ${String(event.type)} events`, 'type');
