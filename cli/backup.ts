@@ -10,7 +10,7 @@ import { Labels } from '../shared/labels.ts';
 import { childName } from '../shared/naming.ts';
 import { scheduledBackup } from '../shared/policy.ts';
 import { connect } from './cluster.ts';
-import { bool, type Command, parseDuration, str, UsageError } from './command.ts';
+import { bool, type Command, OperationFailed, parseDuration, str, UsageError } from './command.ts';
 import { emit, fields, humanBytes } from './output.ts';
 import { findPolicy, secondStamp, waitForRun } from './runs.ts';
 
@@ -60,7 +60,9 @@ Options:
     const cluster = await connect(g);
     const { kind, policy } = await findPolicy(cluster.kube, cluster.namespace, ref);
     const object = manualBackup(kind, policy, systemClock.now());
-    const { object: created } = await cluster.kube.create('Backup', object);
+    const { object: created, created: isNew } = await cluster.kube.create('Backup', object);
+    if (!isNew)
+      throw new OperationFailed(`Backup ${object.metadata.name} exists already; try again in a second`);
     if (!bool(args.values, 'wait')) {
       emit(io, g.output, created, () => `backup.backup.cairn.dev/${created.metadata.name} created`);
       return 0;

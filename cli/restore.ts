@@ -149,7 +149,8 @@ Options:
       if (!/^y(es)?$/i.test(answer.trim())) throw new OperationFailed('not confirmed; nothing was created');
     }
 
-    const { object: created } = await kube.create('Restore', object);
+    const { object: created, created: isNew } = await kube.create('Restore', object);
+    if (!isNew) throw new OperationFailed(`Restore ${object.metadata.name} exists already`);
     if (!bool(v, 'wait')) {
       emit(io, g.output, created, () => `restore.backup.cairn.dev/${created.metadata.name} created`);
       return 0;
