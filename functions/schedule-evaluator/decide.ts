@@ -108,7 +108,7 @@ export function decide({ kind, policy, backups }: PolicyState, now: Date): Plan 
   }
 
   const created = policy.metadata.creationTimestamp ? new Date(policy.metadata.creationTimestamp) : now;
-  const since = created;
+  const since = status.lastScheduleTime ? new Date(status.lastScheduleTime) : created;
   const run = dueRun(schedule, policy.spec, since, now);
   const set: Record<string, unknown> = { nextScheduledBackup: run.next.toISOString() };
   let why = `next run at ${run.next.toISOString()}`;
