@@ -99,12 +99,9 @@ export function applyRetention(
     if (rules.keepWithinMs !== undefined) {
       for (const b of completed) if (now.getTime() - runTime(b) <= rules.keepWithinMs) keep.add(b);
     }
-    const fmt = new Intl.DateTimeFormat('en-CA', {
-      timeZone,
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-    });
+    // Built only when a calendar rule needs it: a DateTimeFormat costs a fraction of a millisecond,
+    // which every tick would otherwise pay for every policy.
+    let fmt: Intl.DateTimeFormat | undefined;
     for (const [period, count] of [
       ['day', rules.keepDaily],
       ['week', rules.keepWeekly],
@@ -113,6 +110,12 @@ export function applyRetention(
       if (!count) continue;
       const seen = new Set<string>();
       for (const b of completed) {
+        fmt ??= new Intl.DateTimeFormat('en-CA', {
+          timeZone,
+          year: 'numeric',
+          month: 'numeric',
+          day: 'numeric',
+        });
         const key = periods(runTime(b), fmt)[period];
         if (seen.has(key)) continue;
         seen.add(key);
