@@ -76,13 +76,14 @@ function deliveries(e: EventSummary): string {
   );
 }
 
-const row = (e: EventSummary) => [
-  e.receivedAt,
-  e.type,
-  e.subject ?? e.source,
-  deliveries(e),
-  basename(e.file),
-];
+/** `/apis/<group>/<version>/namespaces/<ns>/<plural>/<name>` → `<ns>/<plural>/<name>`, for the table. */
+function shortSubject(e: EventSummary): string {
+  const s = e.subject ?? e.source;
+  const m = /\/namespaces\/([^/]*)\/(.+)$/.exec(s);
+  return m ? `${m[1] || '-'}/${m[2]}` : s;
+}
+
+const row = (e: EventSummary) => [e.receivedAt, e.type, shortSubject(e), deliveries(e), basename(e.file)];
 const HEADERS = ['received', 'type', 'subject', 'deliveries', 'file'];
 
 async function show(io: Io, dir: string, which: string, format: 'table' | 'json' | 'yaml'): Promise<number> {

@@ -168,3 +168,37 @@ test('usage errors exit 2 and say so', async (t) => {
   t.is(u.code, 2);
   t.regex(u.stderr, /--as-of: expected an RFC 3339 time/);
 });
+
+test('cairn events lists, filters and shows the recorded events', async (t) => {
+  await recorded('dev.knative.sources.ping');
+  const all = await cairn(['events', '-o', 'json', ...common]);
+  t.is(all.code, 0, all.stderr);
+  const list = JSON.parse(all.stdout) as { id: string; type: string; subject?: string; file: string }[];
+  t.true(list.some((e) => e.type === 'dev.knative.sources.ping'));
+  const pings = await cairn(['events', '--type', 'dev.knative.sources.ping', '-o', 'json', ...common]);
+  const only = JSON.parse(pings.stdout) as { type: string; deliveries: { subscriber: string }[] }[];
+  t.true(only.length >= 1);
+  t.true(only.every((e) => e.type === 'dev.knative.sources.ping'));
+  t.true(only[0]?.deliveries.some((d) => d.subscriber === 'schedule-evaluator'));
+  const web = await cairn([
+    'events',
+    '--subject',
+    '*/backuppolicies/web',
+    '--since',
+    '2000-01-01T00:00:00Z',
+    ...common,
+  ]);
+  t.is(web.code, 0, web.stderr);
+  t.regex(web.stdout, /^RECEIVED\s+TYPE\s+SUBJECT\s+DELIVERIES\s+FILE$/m);
+  t.regex(
+    web.stdout,
+    /dev\.knative\.apiserver\.resource\.add\s+default\/backuppolicies\/web\s+schedule-evaluator/,
+  );
+  t.notRegex(web.stdout, /sources\.ping/);
+  const id = only[0] ? list.find((e) => e.type === 'dev.knative.sources.ping')?.id : undefined;
+  const shown = await cairn(['events', 'show', String(id), '-o', 'json', ...common]);
+  t.is(shown.code, 0, shown.stderr);
+  t.is((JSON.parse(shown.stdout) as { event: { id: string } }).event.id, id);
+  const none = await cairn(['events', '--until', '2000-01-01T00:00:00Z', '-o', 'json', ...common]);
+  t.deepEqual(JSON.parse(none.stdout), []);
+});
