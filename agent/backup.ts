@@ -21,9 +21,10 @@ import type { ArtifactStore } from '../shared/storage/index.ts';
 import { createCompressor, DEFAULT_LEVEL } from './compression.ts';
 import { rootFailure, SourceFailed } from './errors.ts';
 import { CAIRN_VERSION, MANIFEST_FORMAT_VERSION, MANIFEST_KIND, type Manifest } from './manifest.ts';
+import { paceGc } from './memory.ts';
 import { peakRssMiB, startProgress } from './progress.ts';
 import { planDump } from './sources.ts';
-import { CHUNK, Gate, HashTap } from './streams.ts';
+import { CHUNK, Coalesce, Gate, HashTap } from './streams.ts';
 import { describeCommand, startTool } from './tools.ts';
 
 export interface AgentDeps {
@@ -62,6 +63,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     storedBytes: stored,
   }));
   let put: Awaited<ReturnType<ArtifactStore['put']>>;
+  const stopGc = paceGc();
   try {
     const uploading = store.put(key, gate, {
       contentType: 'application/octet-stream',
@@ -69,7 +71,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
         stored = n;
       },
     });
-    const streaming = pipeline(tool.child.stdout, raw, compressor, hash, gate);
+    const streaming = pipeline(tool.child.stdout, raw, new Coalesce(), compressor, hash, gate);
     const [result] = await Promise.all([uploading, streaming, tool.done]);
     put = result;
   } catch (e) {
@@ -80,6 +82,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     throw rootFailure(e);
   } finally {
     stopProgress();
+    stopGc();
   }
   const sha256 = hash.sha256 as string;
   const end = clock.now();

@@ -28,6 +28,7 @@ import type { AgentDeps } from './backup.ts';
 import { createDecompressor } from './compression.ts';
 import { RestoreFailed, TargetNotEmpty, Unsupported, VerificationFailed } from './errors.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
+import { paceGc } from './memory.ts';
 import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
 import { ChildSink, HashTap, HoldTail, sink } from './streams.ts';
@@ -143,10 +144,13 @@ async function open(ctx: RestoreCtx): Promise<{ body: Readable; hash: HashTap }>
 async function verifyArtifact(ctx: RestoreCtx): Promise<void> {
   const a = ctx.manifest.artifact;
   const { body, hash } = await open(ctx);
+  const stopGc = paceGc();
   try {
     await pipeline(body, hash, createDecompressor(a.compression), sink());
   } catch (e) {
     throw classify(e, a);
+  } finally {
+    stopGc();
   }
   const bad = mismatch(a, hash);
   if (bad) throw bad;
@@ -165,6 +169,7 @@ async function applyArtifact(ctx: RestoreCtx, spec: ToolSpec): Promise<RunningTo
     const bad = mismatch(a, hash);
     if (bad) throw bad;
   });
+  const stopGc = paceGc();
   try {
     // The hold sits right after the hash (whose digest exists once the hold sees the end), before
     // decompression: the held compressed tail holds back the end of the decompressed stream too.
@@ -181,6 +186,8 @@ async function applyArtifact(ctx: RestoreCtx, spec: ToolSpec): Promise<RunningTo
       await tool.done;
     }
     throw cause;
+  } finally {
+    stopGc();
   }
   await tool.done;
   return tool;

@@ -1,0 +1,35 @@
+/**
+ * Keeps the agent's resident memory near what its streams hold. Streaming 200 MB through zlib and
+ * pipes churns through thousands of Buffers whose memory lives outside V8's heap; the heap itself
+ * stays tiny, so V8 collects rarely and dead Buffers pile up (measured: 48–72 MiB of dead
+ * ArrayBuffers at peak, RSS 130 MiB for a restore whose live buffers are under 10 MiB). While a
+ * pipeline runs, a cheap check every 25 ms runs a young-generation collection (~0.1 ms) once more
+ * than 16 MiB of Buffers exist; that frees the dead ones (restore peak RSS 130 → 81 MiB).
+ */
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+type Gc = (opts: { type: 'minor' | 'major'; execution: 'sync' }) => void;
+
+const LIMIT_BYTES = 16 * 1024 * 1024;
+const INTERVAL_MS = 25;
+
+let gc: Gc | undefined;
+function gcFunction(): Gc {
+  if (!gc) {
+    // The one documented way to reach V8's collector without a command-line flag.
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as Gc;
+  }
+  return gc;
+}
+
+/** Starts pacing; returns the function that stops it. */
+export function paceGc(): () => void {
+  const collect = gcFunction();
+  const timer = setInterval(() => {
+    if (process.memoryUsage().arrayBuffers > LIMIT_BYTES) collect({ type: 'minor', execution: 'sync' });
+  }, INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
