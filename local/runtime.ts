@@ -5,7 +5,6 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
 import { type Clock, systemClock } from '../shared/clock.ts';
 import { KubeClient, type KubeObject } from '../shared/kube.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
@@ -55,8 +54,9 @@ export async function applyFiles(kubeconfig: string, files: string[]): Promise<K
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   const applied: KubeObject[] = [];
   for (const file of files) {
-    for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
-      const obj = doc.toJS() as KubeObject | null;
+    // The client's own loader, not plain YAML: create/replace serialize through its typed models,
+    // which silently drop fields they know under another name (a CRD schema's `enum`, `default`).
+    for (const obj of k8s.loadAllYaml(await readFile(file, 'utf8')) as (KubeObject | null)[]) {
       if (!obj?.kind) continue;
       try {
         await api.create(obj as K8sObject);
