@@ -82,7 +82,7 @@ function diff(after: Map<string, number>, before: Map<string, number>): Record<s
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-export async function benchTick(opts: { quick: boolean }): Promise<BenchResult[]> {
+export async function benchTick(_opts: { quick: boolean }): Promise<BenchResult[]> {
   const sizes = process.env.CAIRN_BENCH_TICK_SIZES?.split(',').map(Number) ?? [100];
   const out: BenchResult[] = [];
   for (const n of sizes) out.push(...(await tickAt(n)));
