@@ -16,7 +16,7 @@ import type { DatabaseBackup } from '../../shared/api/index.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import { type CloudEventLike, type KubeObjectLike, pingEvent, resourceEvent } from '../../shared/events.ts';
 import { type FunctionDeps, makeHandle, type Planner, type Reply } from '../../shared/function.ts';
-import type { KubeObject } from '../../shared/kube.ts';
+import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { World } from './world.ts';
 
@@ -34,6 +34,8 @@ export interface Scenario {
   minutes: number;
   /** A backup fails when the hash of its name and this seed says so (about one in four). */
   failSeed: number;
+  /** What a person does at the start of each minute (0: before the first), besides the policies. */
+  setup?: (world: World, minute: number) => void;
 }
 
 export interface Chaos {
@@ -52,6 +54,8 @@ export interface RunResult {
   /** Handler errors that were not injected crashes. */
   errors: string[];
   deliveries: number;
+  /** Requests each function's client made, as KubeClient counts them ("verb Kind"). */
+  requests: Record<string, Map<string, number>>;
 }
 
 const PLANNERS: [string, Planner][] = [
@@ -106,13 +110,13 @@ interface Delivery {
 export async function simulate(scenario: Scenario, chaos?: Chaos): Promise<RunResult> {
   const clock = new ManualClock(new Date(START));
   const world = new World(clock);
-  const kube = world.client();
+  const kubes = Object.fromEntries(PLANNERS.map(([name]) => [name, world.client()]));
   const random = rng(chaos?.seed ?? 1);
   const errors: string[] = [];
   let deliveries = 0;
   const handles = new Map(
     PLANNERS.map(([name, p]) => {
-      const deps: FunctionDeps = { kube, clock, log: silentLogger };
+      const deps: FunctionDeps = { kube: kubes[name] as KubeClient, clock, log: silentLogger };
       return [name, makeHandle(name, p, { deps })] as const;
     }),
   );
@@ -201,6 +205,7 @@ export async function simulate(scenario: Scenario, chaos?: Chaos): Promise<RunRe
 
   const chaotic = chaos !== undefined;
   for (const p of scenario.policies) world.put('DatabaseBackup', policyObject(p));
+  scenario.setup?.(world, 0);
   await drain(chaotic);
   for (let m = 1; m <= scenario.minutes; m++) {
     clock.set(new Date(START + m * 60_000));
@@ -208,6 +213,7 @@ export async function simulate(scenario: Scenario, chaos?: Chaos): Promise<RunRe
       if (p.change?.minute === m)
         world.updateSpec('DatabaseBackup', 'default', p.name, { schedule: p.change.schedule });
     }
+    scenario.setup?.(world, m);
     await drain(chaotic);
     await tick(chaotic);
     world.runJobs(fails);
@@ -223,7 +229,8 @@ export async function simulate(scenario: Scenario, chaos?: Chaos): Promise<RunRe
     world.runJobs(fails);
     await drain(false);
   }
-  return { world, state: normalize(world), errors, deliveries };
+  const requests = Object.fromEntries(Object.entries(kubes).map(([n, k]) => [n, k.requests]));
+  return { world, state: normalize(world), errors, deliveries, requests };
 }
 
 /** The final state, without what legitimately differs between runs (ids, versions, times). */

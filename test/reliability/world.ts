@@ -67,8 +67,8 @@ export class World {
   constructor(readonly clock: Clock) {}
 
   #kind(kind: string): Map<string, KubeObject> {
-    let m = this.objects.get(kind);
-    if (!m) this.objects.set(kind, (m = new Map()));
+    const m = this.objects.get(kind) ?? new Map<string, KubeObject>();
+    this.objects.set(kind, m);
     return m;
   }
 
@@ -219,7 +219,10 @@ export class World {
           created: !existing,
           at: w.#now(),
         });
-        if (existing) return { object: existing, created: false };
+        if (existing) {
+          count('get', kind); // KubeClient.create reads what AlreadyExists names
+          return { object: existing, created: false };
+        }
         return { object: w.put(kind, obj), created: true };
       },
       async updateStatus(
@@ -273,6 +276,10 @@ export class World {
           .slice(0, 16);
         const name = `${involved.metadata.name}.${hash}`;
         const cur = w.find('Event', ns, name);
+        if (cur) {
+          count('get', 'Event');
+          count('patch', 'Event');
+        }
         if (cur) w.#kind('Event').set(key(ns, name), { ...cur, count: (cur.count ?? 1) + 1 });
         else
           w.#kind('Event').set(key(ns, name), {
@@ -317,7 +324,8 @@ export class World {
         continue;
       }
       const backup = job.metadata.labels?.[Labels.backup] ?? '';
-      const isBackup = job.metadata.labels?.[Labels.component] === 'backup';
+      const component = job.metadata.labels?.[Labels.component];
+      const isBackup = component === 'backup' || component === 'restore';
       const failed = isBackup && fails(backup);
       const sha = createHash('sha256').update(backup).digest('hex');
       const message = failed
@@ -331,7 +339,7 @@ export class World {
         : isBackup
           ? formatAgentResult({
               ok: true,
-              command: 'backup',
+              command: component === 'restore' ? 'restore' : 'backup',
               location: `s3://bkt/${backup}.dump.zst`,
               key: `${backup}.dump.zst`,
               manifestKey: `${backup}.manifest.json`,
