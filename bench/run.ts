@@ -9,6 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { type BenchResult, benchAgent } from './agent.ts';
 import { benchDecide } from './decide.ts';
+import { benchEventToAction } from './event-to-action.ts';
 import { benchTick } from './tick.ts';
 
 const quick = process.argv.includes('--quick');
@@ -17,6 +18,7 @@ const markdownFrom = process.argv.find((a) => a.startsWith('--markdown-from='))?
 const suites: [string, () => Promise<BenchResult[]>][] = [
   ['decide', () => benchDecide({ quick })],
   ['tick', () => benchTick({ quick })],
+  ['event-to-action', () => benchEventToAction({ quick })],
   ['agent', () => benchAgent({ quick })],
 ];
 interface Machine {
