@@ -25,8 +25,45 @@ export interface ServeOptions {
   clock: Clock;
   log: Logger;
   ports?: Partial<Record<FunctionName, number>>;
-  /** Awaited by faas-js-runtime's own SIGINT/SIGTERM handler before it exits the process. */
-  shutdown?: () => Promise<void>;
+}
+
+/**
+ * faas-js-runtime's start() hooks uncaughtException, SIGINT, SIGTERM and SIGQUIT (the `death`
+ * package) to run the function's shutdown and exit 0: right for a function's own container, wrong
+ * inside the local runtime, where it turned any crash into a silent exit 0 and raced the
+ * runtime's own signal handling. The embedding process keeps its signals and its crashes.
+ */
+const PROCESS_HOOKS = ['uncaughtException', 'SIGINT', 'SIGTERM', 'SIGQUIT'] as const;
+
+async function withoutProcessHooks<T>(start: () => Promise<T>): Promise<T> {
+  // As a plain emitter: Node's typings overload listeners() per event name.
+  const proc: NodeJS.EventEmitter = process;
+  const before = new Map(PROCESS_HOOKS.map((e) => [e, new Set(proc.listeners(e))]));
+  try {
+    return await start();
+  } finally {
+    for (const e of PROCESS_HOOKS) {
+      for (const l of proc.listeners(e)) {
+        if (!before.get(e)?.has(l)) proc.removeListener(e, l as (...args: unknown[]) => void);
+      }
+    }
+  }
+}
+
+/**
+ * One handle served by faas-js-runtime on `port`, its func.yaml read from the folder `config`,
+ * without the process hooks faas-js-runtime would install (see above).
+ */
+export function serveHandle(
+  handle: unknown,
+  opts: { port: number; config: string; logLevel?: 'error' | 'warn' | 'info' },
+): Promise<Server> {
+  return withoutProcessHooks(() =>
+    faas.start(
+      { handle } as unknown as Parameters<typeof faas.start>[0],
+      opts as unknown as Parameters<typeof faas.start>[1],
+    ),
+  );
 }
 
 export async function serveFunctions(opts: ServeOptions): Promise<LocalFunctions> {
@@ -39,16 +76,11 @@ export async function serveFunctions(opts: ServeOptions): Promise<LocalFunctions
     });
     const port = opts.ports?.[name] ?? (await freePort());
     // faas-js-runtime reads func.yaml from `config`: the function's own folder, as in its image.
-    const server = await faas.start(
-      { handle, ...(opts.shutdown ? { shutdown: opts.shutdown } : {}) } as unknown as Parameters<
-        typeof faas.start
-      >[0],
-      {
-        port,
-        logLevel: 'warn',
-        config: fileURLToPath(new URL(`../functions/${name}/`, import.meta.url)),
-      } as unknown as Parameters<typeof faas.start>[1],
-    );
+    const server = await serveHandle(handle, {
+      port,
+      logLevel: 'warn',
+      config: fileURLToPath(new URL(`../functions/${name}/`, import.meta.url)),
+    });
     servers.push(server);
     urls[name] = `http://127.0.0.1:${port}/`;
   }

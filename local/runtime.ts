@@ -110,7 +110,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     const kube = await KubeClient.connect({ kubeconfig, clock });
     await installCrds(kubeconfig);
 
-    const fns: LocalFunctions = await serveFunctions({ kube, clock, log, shutdown: close });
+    const fns: LocalFunctions = await serveFunctions({ kube, clock, log });
     closers.push(() => fns.close());
 
     const eventing = join(REPO_ROOT, 'eventing', 'base');

@@ -98,6 +98,30 @@ export interface KubeClientOptions {
   clock?: Clock;
 }
 
+/**
+ * A KubeConfig whose API clients share one connection pool. client-node 2.0 builds a new undici
+ * Agent for every request whenever the cluster has TLS options (any real cluster, and an
+ * insecure-skip-tls-verify one): every request then opens its own connection, and each stays
+ * open, idle, until the keep-alive timeout. A tick that fans out to five functions left ~26
+ * sockets behind; a burst of thousands ran out of file descriptors. Here the first request's
+ * dispatcher is kept and reused, and the ones built after it are closed unused.
+ */
+function pooledKubeConfig(k8s: typeof K8s) {
+  return class PooledKubeConfig extends k8s.KubeConfig {
+    #dispatcher: ReturnType<K8s.RequestContext['getDispatcher']>;
+    override async applySecurityAuthentication(context: K8s.RequestContext): Promise<void> {
+      await super.applySecurityAuthentication(context);
+      const fresh = context.getDispatcher();
+      if (!fresh) return;
+      if (!this.#dispatcher) this.#dispatcher = fresh;
+      else if (fresh !== this.#dispatcher) {
+        context.setDispatcher(this.#dispatcher);
+        void fresh.close();
+      }
+    }
+  };
+}
+
 export class KubeClient {
   readonly #api: K8s.CustomObjectsApi;
   readonly #core: K8s.CoreV1Api;
@@ -113,7 +137,7 @@ export class KubeClient {
 
   static async connect(opts: KubeClientOptions = {}): Promise<KubeClient> {
     const k8s = await import('@kubernetes/client-node');
-    const kc = new k8s.KubeConfig();
+    const kc = new (pooledKubeConfig(k8s))();
     const file = opts.kubeconfig ?? process.env.CAIRN_KUBECONFIG;
     if (file) kc.loadFromFile(file);
     else kc.loadFromDefault();

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CloudEvent, HTTP } from 'cloudevents';
-import faas from 'faas-js-runtime';
 import { type ApiServer, startApiServer } from '../local/apiserver/index.ts';
+import { serveHandle } from '../local/functions.ts';
 import { freePort } from '../local/ports.ts';
 import { installCrds, REPO_ROOT } from '../local/runtime.ts';
 import { ManualClock } from '../shared/clock.ts';
@@ -42,14 +42,11 @@ export async function startFunction(
   const kube = await KubeClient.connect({ kubeconfig, clock });
   const port = await freePort();
   const handle = makeHandle(name, plan, { deps: { kube, clock, log: silentLogger } });
-  const server: Server = await faas.start(
-    { handle } as unknown as Parameters<typeof faas.start>[0],
-    {
-      port,
-      logLevel: 'error',
-      config: join(REPO_ROOT, 'functions', name),
-    } as unknown as Parameters<typeof faas.start>[1],
-  );
+  const server: Server = await serveHandle(handle, {
+    port,
+    logLevel: 'error',
+    config: join(REPO_ROOT, 'functions', name),
+  });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   return {
     kube,

@@ -72,9 +72,11 @@ export class EventRecorder {
         await rename(tmp, file);
       });
     this.#writes.set(file, next);
-    void next.finally(() => {
+    // Cleanup only: the caller gets (and must handle) `next`'s own rejection.
+    const forget = () => {
       if (this.#writes.get(file) === next) this.#writes.delete(file);
-    });
+    };
+    next.then(forget, forget);
     return next;
   }
 
