@@ -195,7 +195,8 @@ test('cairn events lists, filters and shows the recorded events', async (t) => {
     /dev\.knative\.apiserver\.resource\.add\s+default\/backuppolicies\/web\s+schedule-evaluator/,
   );
   t.notRegex(web.stdout, /sources\.ping/);
-  const id = only[0] ? list.find((e) => e.type === 'dev.knative.sources.ping')?.id : undefined;
+  const id = list.find((e) => e.type === 'dev.knative.sources.ping')?.id;
+  if (id === undefined) return t.fail('no PingSource event in the list');
   const shown = await cairn(['events', 'show', String(id), '-o', 'json', ...common]);
   t.is(shown.code, 0, shown.stderr);
   t.is((JSON.parse(shown.stdout) as { event: { id: string } }).event.id, id);

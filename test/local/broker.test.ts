@@ -354,7 +354,8 @@ test('a 2xx answer with a body that is not a CloudEvent counts as a failed deliv
 
 test("one object's events reach a subscriber in the order they arrived, even when the first is slow", async (t) => {
   const { receivers, services, close } = await withReceivers(['job-watcher'], async (r, _i, res) => {
-    if (r.event.type === 'dev.knative.apiserver.resource.add') await new Promise((ok) => setTimeout(ok, 1000));
+    if (r.event.type === 'dev.knative.apiserver.resource.add')
+      await new Promise((ok) => setTimeout(ok, 1000));
     res.writeHead(200).end();
   });
   const broker = await startBroker({
