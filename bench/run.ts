@@ -8,6 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { type BenchResult, benchAgent } from './agent.ts';
+import { benchColdStart } from './cold-start.ts';
 import { benchDecide } from './decide.ts';
 import { benchEventToAction } from './event-to-action.ts';
 import { benchTick } from './tick.ts';
@@ -19,6 +20,7 @@ const suites: [string, () => Promise<BenchResult[]>][] = [
   ['decide', () => benchDecide({ quick })],
   ['tick', () => benchTick({ quick })],
   ['event-to-action', () => benchEventToAction({ quick })],
+  ['cold-start', () => benchColdStart({ quick })],
   ['agent', () => benchAgent({ quick })],
 ];
 interface Machine {
