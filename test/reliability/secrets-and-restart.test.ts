@@ -124,6 +124,9 @@ test('after three days down, one catch-up run; no secret appears in any status, 
     terminations.some((m) => m.includes('"ok\\":true')),
     'the agent termination messages are part of what is searched',
   );
+  // Stopped first: the Broker and the job runner write their files until then (a record is
+  // written to a .tmp file and renamed), and a file read half-way would be no evidence.
+  await runtime.close();
   const files = [
     ...(await filesUnder(join(stateDir, 'events'))),
     ...(await filesUnder(join(stateDir, 'logs'))),
