@@ -11,13 +11,7 @@ import { FUNCTION_NAMES } from './names.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
-export const FUNCTIONS = [
-  'schedule-evaluator',
-  'job-launcher',
-  'job-watcher',
-  'retention-pruner',
-  'restore-runner',
-] as const;
+export const FUNCTIONS = FUNCTION_NAMES;
 
 async function bundle(entry: string, outfile: string): Promise<number> {
   await build({
