@@ -10,7 +10,7 @@ import type { Backup, DatabaseBackup, Restore } from '../../shared/api/index.ts'
 import type { KubeObject } from '../../shared/kube.ts';
 import { startPostgres } from '../fixtures/postgres.ts';
 import { startS3 } from '../fixtures/s3.ts';
-import { names, startE2E, waitFor } from './helpers.ts';
+import { createCredentials, names, postgresToS3, startE2E, waitFor } from './helpers.ts';
 
 const PASSWORD = 'pg-secret-e2e-7f3a';
 
@@ -31,41 +31,12 @@ test('a DatabaseBackup every minute: verified backups, seed status, keepLast ret
     'app',
   );
   const kube = e2e.runtime.kube;
-  const secret = (name: string, data: Record<string, string>): KubeObject => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: 'default' },
-    stringData: data,
-  });
-  await kube.create('Secret', secret('pg', { password: PASSWORD }));
-  await kube.create(
-    'Secret',
-    secret('s3', { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }),
+  await createCredentials(kube, PASSWORD, s3);
+  const policy = postgresToS3(
+    'pg-minutely',
+    { pg, s3, bucket: 'cairn-e2e', schedule: '* * * * *', path: 'pg' },
+    { retention: { keepLast: 2 } },
   );
-  const policy: DatabaseBackup = {
-    apiVersion: 'backup.cairn.dev/v1alpha1',
-    kind: 'DatabaseBackup',
-    metadata: { name: 'pg-minutely', namespace: 'default' },
-    spec: {
-      databaseType: 'postgres',
-      schedule: '* * * * *',
-      database: {
-        host: '127.0.0.1',
-        port: pg.port,
-        name: 'app',
-        user: pg.user,
-        passwordSecretRef: { name: 'pg', key: 'password' },
-      },
-      storageDestination: {
-        type: 's3',
-        bucket: 'cairn-e2e',
-        path: 'pg',
-        endpoint: s3.endpoint,
-        secretName: 's3',
-      },
-      retention: { keepLast: 2 },
-    },
-  };
   await kube.create('DatabaseBackup', policy);
   await waitFor(
     'the first next run',

@@ -3,10 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
-import type { Backup } from '../../shared/api/index.ts';
+import type { Backup, DatabaseBackup } from '../../shared/api/index.ts';
 import { ManualClock } from '../../shared/clock.ts';
-import type { KubeObject } from '../../shared/kube.ts';
+import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { createLogger } from '../../shared/log.ts';
+import type { PostgresServer } from '../fixtures/postgres.ts';
+import type { S3Server } from '../fixtures/s3.ts';
 
 /** Polls `probe` until it returns a value (not undefined/false); fails with `what` on timeout. */
 export async function waitFor<T>(
@@ -77,4 +79,54 @@ export async function startE2E(start = '2030-01-01T00:00:30Z'): Promise<E2E> {
 
 export function names(list: KubeObject[]): string[] {
   return list.map((o) => o.metadata.name).sort();
+}
+
+/**
+ * The Secrets the end-to-end policies reference, in `default`: `pg` (key `password`) and `s3`
+ * (the s3rver keys as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+ */
+export async function createCredentials(kube: KubeClient, password: string, s3: S3Server): Promise<void> {
+  const secret = (name: string, stringData: Record<string, string>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'default' },
+    stringData,
+  });
+  await kube.create('Secret', secret('pg', { password }));
+  await kube.create(
+    'Secret',
+    secret('s3', { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }),
+  );
+}
+
+/** A DatabaseBackup in `default` of the fixture's database `app` into an s3rver bucket. */
+export function postgresToS3(
+  name: string,
+  opts: { pg: PostgresServer; s3: S3Server; bucket: string; schedule: string; path?: string },
+  extra: Partial<DatabaseBackup['spec']> = {},
+): DatabaseBackup {
+  return {
+    apiVersion: 'backup.cairn.dev/v1alpha1',
+    kind: 'DatabaseBackup',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      databaseType: 'postgres',
+      schedule: opts.schedule,
+      database: {
+        host: '127.0.0.1',
+        port: opts.pg.port,
+        name: 'app',
+        user: opts.pg.user,
+        passwordSecretRef: { name: 'pg', key: 'password' },
+      },
+      storageDestination: {
+        type: 's3',
+        bucket: opts.bucket,
+        ...(opts.path ? { path: opts.path } : {}),
+        endpoint: opts.s3.endpoint,
+        secretName: 's3',
+      },
+      ...extra,
+    },
+  };
 }

@@ -13,7 +13,7 @@ import { CAIRN_EVENT_TYPES } from '../../shared/event-types.ts';
 import type { KubeObject } from '../../shared/kube.ts';
 import { startPostgres } from '../fixtures/postgres.ts';
 import { startS3 } from '../fixtures/s3.ts';
-import { startE2E, waitFor } from './helpers.ts';
+import { createCredentials, postgresToS3, startE2E, waitFor } from './helpers.ts';
 
 const PASSWORD = 'pg-secret-verify-1c9e';
 
@@ -34,32 +34,11 @@ test('verification: a passing check marks the Backup Verified; a failing one is 
     'app',
   );
   const kube = e2e.runtime.kube;
-  const secret = (name: string, data: Record<string, string>): KubeObject => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: 'default' },
-    stringData: data,
-  });
-  await kube.create('Secret', secret('pg', { password: PASSWORD }));
-  await kube.create(
-    'Secret',
-    secret('s3', { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }),
-  );
-  const policy: DatabaseBackup = {
-    apiVersion: 'backup.cairn.dev/v1alpha1',
-    kind: 'DatabaseBackup',
-    metadata: { name: 'pg-verified', namespace: 'default' },
-    spec: {
-      databaseType: 'postgres',
-      schedule: '* * * * *',
-      database: {
-        host: '127.0.0.1',
-        port: pg.port,
-        name: 'app',
-        user: pg.user,
-        passwordSecretRef: { name: 'pg', key: 'password' },
-      },
-      storageDestination: { type: 's3', bucket: 'cairn-verify', endpoint: s3.endpoint, secretName: 's3' },
+  await createCredentials(kube, PASSWORD, s3);
+  const policy = postgresToS3(
+    'pg-verified',
+    { pg, s3, bucket: 'cairn-verify', schedule: '* * * * *' },
+    {
       verification: {
         everyNthBackup: 1,
         checks: [
@@ -68,7 +47,7 @@ test('verification: a passing check marks the Backup Verified; a failing one is 
         ],
       },
     },
-  };
+  );
   await kube.create('DatabaseBackup', policy);
   await waitFor(
     'the first next run',
@@ -90,7 +69,12 @@ test('verification: a passing check marks the Backup Verified; a failing one is 
   t.is(first.status?.phase, 'Completed', first.status?.message);
   const ok = await verifiedOf(first.metadata.name);
   t.like(getCondition(ok.status?.conditions, 'Verified'), { status: 'True', reason: 'Verified' });
-  const okRestore = await kube.get<Restore>('Restore', 'default', `${first.metadata.name}-verify`);
+  // job-watcher writes the Backup's Verified condition before the Restore's own final status (so
+  // a redelivery after a failure in between redoes both): wait for the Restore too.
+  const okRestore = await waitFor('the verification Restore to finish', async () => {
+    const r = await kube.get<Restore>('Restore', 'default', `${first.metadata.name}-verify`);
+    return r?.status?.phase === 'Completed' || r?.status?.phase === 'Failed' ? r : undefined;
+  });
   t.is(okRestore?.spec.purpose, 'verification');
   t.is(okRestore?.metadata.ownerReferences?.[0]?.name, first.metadata.name);
   t.is(okRestore?.status?.phase, 'Completed', okRestore?.status?.message);

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { startLocalRuntime } from '../../local/runtime.ts';
-import type { Backup, DatabaseBackup } from '../../shared/api/index.ts';
+import type { Backup } from '../../shared/api/index.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import type { KubeObject } from '../../shared/kube.ts';
 import { createLogger } from '../../shared/log.ts';
-import { waitFor } from '../e2e/helpers.ts';
+import { createCredentials, postgresToS3, waitFor } from '../e2e/helpers.ts';
 import { startPostgres } from '../fixtures/postgres.ts';
 import { startS3 } from '../fixtures/s3.ts';
 
@@ -54,34 +54,8 @@ test('after three days down, one catch-up run; no secret appears in any status, 
   await pg.psql('CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);', 'app');
   const secrets = [PASSWORD, s3.secretAccessKey];
   const kube = () => runtime.kube;
-  const secret = (name: string, data: Record<string, string>): KubeObject => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: 'default' },
-    stringData: data,
-  });
-  await kube().create('Secret', secret('pg', { password: PASSWORD }));
-  await kube().create(
-    'Secret',
-    secret('s3', { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }),
-  );
-  const policy: DatabaseBackup = {
-    apiVersion: 'backup.cairn.dev/v1alpha1',
-    kind: 'DatabaseBackup',
-    metadata: { name: 'hourly', namespace: 'default' },
-    spec: {
-      databaseType: 'postgres',
-      schedule: '0 * * * *',
-      database: {
-        host: '127.0.0.1',
-        port: pg.port,
-        name: 'app',
-        user: pg.user,
-        passwordSecretRef: { name: 'pg', key: 'password' },
-      },
-      storageDestination: { type: 's3', bucket: 'rel', path: 'pg', endpoint: s3.endpoint, secretName: 's3' },
-    },
-  };
+  await createCredentials(kube(), PASSWORD, s3);
+  const policy = postgresToS3('hourly', { pg, s3, bucket: 'rel', schedule: '0 * * * *', path: 'pg' });
   await kube().create('DatabaseBackup', policy);
   const finished = (name: string) =>
     waitFor(`Backup ${name} to finish`, async () => {
