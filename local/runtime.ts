@@ -100,6 +100,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       api = await startApiServer({
         port: opts.apiPort ?? 0,
         stateDir: join(stateDir, 'apiserver'),
+        podLogDir: join(stateDir, 'logs'),
         logger: log.child({ component: 'apiserver' }),
         clock,
       });

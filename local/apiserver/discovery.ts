@@ -80,6 +80,8 @@ export function apiResourceList(registry: Registry, group: string, version: stri
         kind: t.kind,
         verbs: subresourceVerbs,
       });
+    if (group === '' && t.plural === 'pods')
+      resources.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
   }
   const out: { [k: string]: Json } = { kind: 'APIResourceList' };
   if (group !== '') out.apiVersion = 'v1';

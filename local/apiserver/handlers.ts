@@ -17,6 +17,7 @@ import { StatusError, statusErr } from './errors.ts';
 import type { ObjectService } from './objects.ts';
 import type { OpenApi } from './openapi.ts';
 import { patchTypeOf } from './patch.ts';
+import { servePodLog } from './podlog.ts';
 import {
   acceptAs,
   boolParam,
@@ -43,6 +44,8 @@ export interface Context {
   log: Logger;
   /** host:port as clients reach it (for /api's serverAddressByClientCIDRs). */
   address: () => string;
+  /** Where the job runner writes pod logs (`<dir>/<ns>/<pod>.log`), for pods/log. */
+  podLogDir?: string;
 }
 
 const jobsWarning =
@@ -166,6 +169,9 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse, ur
   if (!rp) throw notFoundPath();
   const rt = reg.byResource(rp.group, rp.version, rp.plural);
   if (!rt) throw notFoundPath();
+  if (rp.subresource === 'log' && rt.group === '' && rt.plural === 'pods' && rp.namespace && rp.name) {
+    return servePodLog(ctx.svc, rt, ctx.podLogDir, req, res, url, rp.namespace, rp.name);
+  }
   if (rp.subresource !== undefined && !(rp.subresource === 'status' && rt.hasStatus)) throw notFoundPath();
   if (!rt.namespaced && rp.namespace !== undefined) throw notFoundPath();
   return resource(ctx, req, res, url, rt, rp);

@@ -30,6 +30,8 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** How many changes are kept for watches resuming from a resourceVersion (default 100,000). */
   watchHistory?: number;
+  /** The job runner's pod log folder (`<dir>/<ns>/<pod>.log`): served as pods/log for `kubectl logs`. */
+  podLogDir?: string;
 }
 
 export interface ApiServer {
@@ -59,7 +61,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   const host = opts.host ?? '127.0.0.1';
   let address = '';
   const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
-    void handle({ svc, openapi, hub, log, address: () => address }, req, res);
+    void handle({ svc, openapi, hub, log, address: () => address, podLogDir: opts.podLogDir }, req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
