@@ -10,6 +10,7 @@ import os from 'node:os';
 import { type BenchResult, benchAgent } from './agent.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchDecide } from './decide.ts';
+import { benchDeletes } from './deletes.ts';
 import { benchEventToAction } from './event-to-action.ts';
 import { benchTick } from './tick.ts';
 
@@ -21,6 +22,7 @@ const suites: [string, () => Promise<BenchResult[]>][] = [
   ['tick', () => benchTick({ quick })],
   ['event-to-action', () => benchEventToAction({ quick })],
   ['cold-start', () => benchColdStart({ quick })],
+  ['deletes', () => benchDeletes({ quick })],
   ['agent', () => benchAgent({ quick })],
 ];
 interface Machine {
