@@ -37,7 +37,7 @@ function markdown(rs: BenchResult[], date: string, wasQuick: boolean, m: Machine
   const cell = (n: number, unit: string) => `${fmt(n)} ${unit}`;
   const rows = rs.map(
     (r) =>
-      `| ${r.name} | ${cell(r.cairn, r.unit)} | ${cell(r.baseline, r.unit)} | ${fmt(r.ratio)} | ${Number.isFinite(r.target) ? `≤ ${fmt(r.target)}` : '—'} | ${r.ratio <= r.target ? 'met' : '**missed**'} |`,
+      `| ${r.name} | ${cell(r.cairn, r.unit)} | ${cell(r.baseline, r.unit)} | ${fmt(r.ratio)} | ${Number.isFinite(r.target) ? `≤ ${fmt(r.target)}` : '—'} | ${verdict(r, '**missed**')} |`,
   );
   return [
     '| benchmark | Cairn | baseline | ratio | target | |',
@@ -48,6 +48,9 @@ function markdown(rs: BenchResult[], date: string, wasQuick: boolean, m: Machine
   ].join('\n');
 }
 
+/** met / missed; rows without a target are informational. */
+const verdict = (r: BenchResult, missed: string) =>
+  !Number.isFinite(r.target) ? '' : r.ratio <= r.target ? 'met' : missed;
 const fmt = (n: number) =>
   Number.isFinite(n) ? (Math.abs(n) >= 100 ? n.toFixed(0) : n.toPrecision(3)) : '—';
 if (markdownFrom) {
@@ -65,7 +68,7 @@ for (const [name, run] of suites) {
   if (only && only !== name) continue;
   for (const r of await run()) {
     results.push(r);
-    const ok = r.ratio <= r.target ? 'met' : 'MISSED';
+    const ok = verdict(r, 'MISSED');
     console.log(
       `${r.name.padEnd(58)} cairn ${fmt(r.cairn).padStart(8)} ${r.unit}  baseline ${fmt(r.baseline).padStart(8)} ${r.unit}  ratio ${fmt(r.ratio).padStart(6)}  target ≤ ${fmt(r.target).padStart(6)}  ${ok}${r.note ? `  (${r.note})` : ''}`,
     );
