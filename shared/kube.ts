@@ -58,7 +58,9 @@ export function apiVersionOf(kind: string): string {
 
 /** Maps a client-node failure to a typed error. */
 export function toCairnError(err: unknown, what: string): Error {
-  const e = err as { code?: unknown; body?: unknown };
+  const e = err as { code?: unknown; body?: unknown; name?: unknown };
+  if (e?.name === 'TimeoutError')
+    return new ApiError(504, `${what}: the API server did not answer in time`, err);
   if (typeof e?.code !== 'number') return err instanceof Error ? err : new Error(String(err));
   let reason = '';
   let message = '';
@@ -96,6 +98,22 @@ export interface KubeClientOptions {
   /** A context of the kubeconfig other than its current one (`cairn --context`). */
   context?: string;
   clock?: Clock;
+  /**
+   * How long one request may take, answer body included, before it fails (default 30 s, or
+   * $CAIRN_KUBE_TIMEOUT_MS). Without it a hung API server connection would hold a function's
+   * handler forever: the Broker gives up on the delivery, but the handler never answers.
+   */
+  requestTimeoutMs?: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+function requestTimeoutOf(opts: KubeClientOptions): number {
+  const env = Number(process.env.CAIRN_KUBE_TIMEOUT_MS);
+  const ms = opts.requestTimeoutMs ?? (env > 0 ? env : DEFAULT_REQUEST_TIMEOUT_MS);
+  if (!(ms > 0))
+    throw new CairnError('InvalidSpec', `requestTimeoutMs must be positive, not ${ms}`, { code: 400 });
+  return ms;
 }
 
 /**
@@ -106,11 +124,15 @@ export interface KubeClientOptions {
  * sockets behind; a burst of thousands ran out of file descriptors. Here the first request's
  * dispatcher is kept and reused, and the ones built after it are closed unused.
  */
-function pooledKubeConfig(k8s: typeof K8s) {
+function pooledKubeConfig(k8s: typeof K8s, timeoutMs: number) {
   return class PooledKubeConfig extends k8s.KubeConfig {
     #dispatcher: ReturnType<K8s.RequestContext['getDispatcher']>;
     override async applySecurityAuthentication(context: K8s.RequestContext): Promise<void> {
       await super.applySecurityAuthentication(context);
+      // Every request goes through here: it is where each gets its deadline.
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const own = context.getSignal();
+      context.setSignal(own ? AbortSignal.any([own, timeout]) : timeout);
       const fresh = context.getDispatcher();
       if (!fresh) return;
       if (!this.#dispatcher) this.#dispatcher = fresh;
@@ -137,7 +159,7 @@ export class KubeClient {
 
   static async connect(opts: KubeClientOptions = {}): Promise<KubeClient> {
     const k8s = await import('@kubernetes/client-node');
-    const kc = new (pooledKubeConfig(k8s))();
+    const kc = new (pooledKubeConfig(k8s, requestTimeoutOf(opts)))();
     const file = opts.kubeconfig ?? process.env.CAIRN_KUBECONFIG;
     if (file) kc.loadFromFile(file);
     else kc.loadFromDefault();
