@@ -34,6 +34,13 @@ import {
 
 export const NAME = 'job-watcher';
 
+/**
+ * The run's own status write is what makes it finished: once it is stored, a redelivery of the same
+ * event decides nothing and replies nothing. So the other status writes the event brings about
+ * (the policy's status, a verification's Verified condition and lastVerification) go before it,
+ * and only what needs the run finished (its Events, a verification Restore) after it: a failure
+ * before that write fails the delivery, and the redelivery does all of it again, reply included.
+ */
 async function planRun(
   deps: FunctionDeps,
   kind: RunKind,
@@ -44,16 +51,18 @@ async function planRun(
   const namespace = run.metadata.namespace ?? 'default';
   const state = jobDeleted ? { job: undefined, pods: [] } : await jobState(deps.kube, namespace, jobName);
   const d: RunDecision = decideRun(kind, run, state, deps.clock.now(), jobDeleted);
-  const plan: Plan = [...d.plan];
+  const own: Plan = d.plan.filter((a) => a.type === 'status');
+  const before: Plan = [];
+  const after: Plan = d.plan.filter((a) => a.type !== 'status');
   if (kind === 'Backup') {
     const { policy, backups } = await policyAndBackups(deps.kube, run as Backup);
     if (policy) {
       const policyKind = (run as Backup).spec.policyRef.kind;
       const merged = backups.map((b) => (b.metadata.name === run.metadata.name ? (d.updated as Backup) : b));
-      plan.push(...decidePolicy(policyKind, policy, merged));
+      before.push(...decidePolicy(policyKind, policy, merged));
       if (d.reply && d.updated.status?.phase === 'Completed' && policy.spec.verification) {
         const restores = await policyRestores(deps.kube, namespace, policy.metadata.name);
-        plan.push(...decideVerification(policyKind, policy, merged, restores));
+        after.push(...decideVerification(policyKind, policy, merged, restores));
       }
     }
   } else if (d.reply && isVerification(run as Restore)) {
@@ -62,7 +71,8 @@ async function planRun(
     const backup = await deps.kube.get<Backup>('Backup', namespace, (run as Restore).spec.backupRef.name);
     const v = decideVerified(d.updated as Restore, backup, deps.clock.now());
     if (v) {
-      plan.push(...v.plan);
+      before.push(...v.plan.filter((a) => a.type === 'status'));
+      after.push(...v.plan.filter((a) => a.type !== 'status'));
       d.reply = v.reply;
     }
   }
@@ -73,7 +83,7 @@ async function planRun(
         data: d.reply.data,
       })
     : undefined;
-  return { plan, ...(reply ? { reply } : {}) };
+  return { plan: [...before, ...own, ...after], ...(reply ? { reply } : {}) };
 }
 
 async function planPolicy(
