@@ -8,7 +8,9 @@
  *   `pg_restore --single-transaction` from the local -Fc file (target ≤ 1.0)
  * - the agent's peak RSS in backup and restore (target ≤ 100 MB)
  *
- * Sizes: quick = pgbench scale 5 (~75 MB); full adds scale 70 (≥ 1 GB). The agent runs as a real
+ * Data: pgbench's tables (blank-padded, compress ~10×, gzip nearly free on them) and an orders
+ * table of random-ish rows (md5 tokens, emails, numbers, jsonb, words; ~3× compressible) of about
+ * the same size. Sizes: quick = scale 5 (~75 MB); full adds scale 70 (≥ 1 GB). The agent runs as a real
  * process, bundled as its image runs it (`npm run build:agent`, then `node agent/dist/main.js`),
  * start-up included.
  */
@@ -100,15 +102,66 @@ const result = (
   ...(note ? { note } : {}),
 });
 
-async function benchScale(pg: PostgresServer, scale: number): Promise<BenchResult[]> {
-  const db = `bench_s${scale}`;
-  await pg.createDatabase(db);
+/** pgbench's tables: mostly blank-padded char columns, which any compressor squeezes for free. */
+async function pgbenchData(pg: PostgresServer, db: string, scale: number): Promise<string> {
   await run(path.join(pg.binDir, 'pgbench'), ['-i', '-s', String(scale), '-q', '--unlogged-tables', db], {
     env: pg.env,
   });
+  return `pgbench s=${scale}`;
+}
+
+const WORDS = (
+  'order invoice customer refund shipping delayed warehouse payment card account address street ' +
+  'city berlin paris tokyo sydney urgent normal express return damaged replacement ticket support ' +
+  'agent email phone call resolved pending review approved rejected discount coupon premium basic ' +
+  'monthly yearly subscription renewal cancel upgrade downgrade error timeout retry success failed ' +
+  'product blue red green large small medium bundle gift wrap note thanks please'
+).split(' ');
+
+/**
+ * What users back up more often than blanks: an orders table of ~400-byte rows, generated in SQL
+ * from random numbers, md5 tokens, emails, timestamps, a jsonb document and 16 words drawn from
+ * 64 per row, with a primary key. `rows` is picked to land near pgbench's size at the same scale.
+ */
+async function ordersData(pg: PostgresServer, db: string, scale: number): Promise<string> {
+  const rows = scale * 40_000;
+  const word = () => `w[1 + floor(random() * ${WORDS.length})::int]`;
+  const words = (n: number) => Array.from({ length: n }, word).join(" || ' ' || ");
+  await pg.psql(
+    `create unlogged table orders as
+     select g as id,
+            timestamptz '2024-01-01' + g * interval '7 seconds' + random() * interval '5 seconds' as created_at,
+            'customer' || floor(random() * 200000)::int || '@example.com' as email,
+            (array['new', 'paid', 'shipped', 'delivered', 'refunded'])[1 + floor(random() * 5)::int] as status,
+            round((random() * 2000)::numeric, 2) as amount,
+            md5(g::text || random()::text) as token,
+            jsonb_build_object(
+              'sku', 'SKU-' || floor(random() * 50000)::int,
+              'qty', 1 + floor(random() * 9)::int,
+              'weight', round((random() * 30)::numeric, 3),
+              'tags', jsonb_build_array(${word()}, ${word()}),
+              'note', ${words(4)}
+            ) as attrs,
+            ${words(12)} as comment
+       from generate_series(1, ${rows}) g,
+            (select array[${WORDS.map((w) => `'${w}'`).join(', ')}] as w) v;
+     alter table orders add primary key (id);`,
+    db,
+  );
+  return `orders ${(rows / 1e6).toFixed(rows < 1e6 ? 1 : 2)}M rows`;
+}
+
+async function benchScale(
+  pg: PostgresServer,
+  scale: number,
+  data: 'pgbench' | 'orders',
+): Promise<BenchResult[]> {
+  const db = `bench_${data}_s${scale}`;
+  await pg.createDatabase(db);
+  const name = await (data === 'pgbench' ? pgbenchData : ordersData)(pg, db, scale);
   await pg.psql('vacuum analyze', db);
   const dbBytes = Number((await pg.psql(`select pg_database_size('${db}')`, db)).trim());
-  const label = `pgbench s=${scale} (${Math.round(dbBytes / 1048576)} MiB)`;
+  const label = `${name} (${Math.round(dbBytes / 1048576)} MiB)`;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cairn-bench-'));
   const env = { ...pg.env, PGDATABASE: db, CAIRN_PG_BINDIR: pg.binDir };
   try {
@@ -220,8 +273,10 @@ export async function benchAgent(opts: { quick: boolean }): Promise<BenchResult[
   await buildAgent();
   const pg = await startPostgres();
   try {
-    const out = await benchScale(pg, 5);
-    if (!opts.quick) out.push(...(await benchScale(pg, 70)));
+    const out: BenchResult[] = [];
+    for (const scale of opts.quick ? [5] : [5, 70]) {
+      for (const data of ['pgbench', 'orders'] as const) out.push(...(await benchScale(pg, scale, data)));
+    }
     return out;
   } finally {
     await pg.stop();
