@@ -4,6 +4,7 @@
  * dev.cairn.backup|restore.completed|failed. On the tick it fails runs whose Job vanished or
  * outlived its deadline, so nothing stays Running forever.
  */
+import { createHash } from 'node:crypto';
 import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import { InvalidEvent } from '../../shared/errors.ts';
 import type { CairnEventType } from '../../shared/event-types.ts';
@@ -78,12 +79,25 @@ async function planRun(
   }
   const reply = d.reply
     ? cairnEvent(d.reply.type as CairnEventType, {
+        id: replyId(run, d.reply.type),
         subject: d.reply.subject,
         source: functionSource(NAME),
         data: d.reply.data,
       })
     : undefined;
   return { plan: [...before, ...own, ...after], ...(reply ? { reply } : {}) };
+}
+
+/**
+ * A run finishes once, but the Job's and the Pod's events can both carry the news, concurrently or
+ * again after a failed delivery. The reply's id names the fact (this run, this outcome), not the
+ * delivery, so every copy of it has the same `source` + `id` and consumers can drop the repeats,
+ * as the CloudEvents spec intends.
+ */
+function replyId(run: Backup | Restore, type: string): string {
+  const who = run.metadata.uid ?? `${run.metadata.namespace ?? 'default'}/${run.kind}/${run.metadata.name}`;
+  const h = createHash('sha256').update(`${who}\n${type}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 async function planPolicy(

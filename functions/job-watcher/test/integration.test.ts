@@ -96,4 +96,20 @@ test('a completed Job event over HTTP completes the Backup, derives the policy s
   t.like(after?.status, { phase: 'Completed', sha256: sha, sizeBytes: 10, location: 's3://b/k.dump.zst' });
   const p = await fn.kube.get<DatabaseBackup>('DatabaseBackup', 'default', 'pg-nightly');
   t.like(p?.status, { lastBackupStatus: 'Succeeded', lastSuccessfulBackup: 'pg-nightly-1' });
+
+  // The same news again — the Pod's event, or a redelivery after the answer was lost before the
+  // Backup's status was seen — replies the same fact with the same id, so consumers can drop it.
+  const id = res.headers.get('ce-id');
+  t.regex(String(id), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  await putStatus(
+    fn.api.url,
+    '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/pg-nightly-1',
+    after as KubeObject,
+    { phase: 'Running', jobName: 'pg-nightly-1' },
+  );
+  const again = await fn.post(
+    resourceEvent('update', pod as unknown as KubeObjectLike, { source: fn.api.url }),
+  );
+  t.is(again.headers.get('ce-type'), 'dev.cairn.backup.completed');
+  t.is(again.headers.get('ce-id'), id);
 });
