@@ -52,11 +52,12 @@ async function withoutProcessHooks<T>(start: () => Promise<T>): Promise<T> {
 
 /**
  * One handle served by faas-js-runtime on `port`, its func.yaml read from the folder `config`,
- * without the process hooks faas-js-runtime would install (see above).
+ * without the process hooks faas-js-runtime would install (see above). Tests that provoke
+ * failures on purpose pass `logLevel: 'fatal'`: faas-js-runtime logs every thrown error at `error`.
  */
 export function serveHandle(
   handle: unknown,
-  opts: { port: number; config: string; logLevel?: 'error' | 'warn' | 'info' },
+  opts: { port: number; config: string; logLevel?: 'silent' | 'fatal' | 'error' | 'warn' | 'info' },
 ): Promise<Server> {
   return withoutProcessHooks(() =>
     faas.start(

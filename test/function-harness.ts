@@ -44,7 +44,7 @@ export async function startFunction(
   const handle = makeHandle(name, plan, { deps: { kube, clock, log: silentLogger } });
   const server: Server = await serveHandle(handle, {
     port,
-    logLevel: 'error',
+    logLevel: 'fatal',
     config: join(REPO_ROOT, 'functions', name),
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;

@@ -69,7 +69,7 @@ test('a failed verification reaches the chat webhook; a webhook error fails the 
   const port = await freePort();
   const server = await serveHandle(handle, {
     port,
-    logLevel: 'error',
+    logLevel: 'fatal',
     config: join(EXAMPLE, 'chat-notifier'),
   });
   t.teardown(async () => {

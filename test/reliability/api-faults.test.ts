@@ -88,7 +88,7 @@ async function startWorld(requestTimeoutMs = TIMEOUT_MS): Promise<World> {
     const handle = makeHandle(name, plan, { deps: { kube, clock, log: silentLogger } });
     const server = await serveHandle(handle, {
       port: await freePort(),
-      logLevel: 'error',
+      logLevel: 'fatal',
       config: join(REPO_ROOT, 'functions', name),
     });
     servers.push(server);
