@@ -6,7 +6,8 @@
  *   `pg_restore --single-transaction` / `psql --single-transaction`, holding back the last bytes
  *   (HoldTail) until the hash is known. Without its end the tool cannot finish, so it cannot
  *   commit; on a mismatch it is killed and the server rolls the transaction back. One read, no
- *   temp disk (an agent pod has a read-only root filesystem), and as fast as pg_restore itself.
+ *   temp disk (an agent pod has a read-only root filesystem). A custom-format archive goes to
+ *   pg_restore re-framed in large chunks (RechunkArchive: pg_dump -Z0 writes one per row).
  * - pg_dumpall, MySQL/MariaDB and custom: their scripts commit as they go (CREATE DATABASE, DDL),
  *   so the artifact is read and verified completely first, then read again and applied.
  * - tar: extracted into a hidden staging folder *inside* the target (the same filesystem even when
@@ -29,6 +30,7 @@ import { createDecompressor } from './compression.ts';
 import { RestoreFailed, TargetNotEmpty, Unsupported, VerificationFailed } from './errors.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
 import { paceGc } from './memory.ts';
+import { RechunkArchive } from './pgarchive.ts';
 import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
 import { ChildSink, HashTap, HoldTail, sink } from './streams.ts';
@@ -159,9 +161,14 @@ async function verifyArtifact(ctx: RestoreCtx): Promise<void> {
 
 /**
  * Streams the artifact into a restore tool's stdin, keeping its tail back until the hash matched.
- * On any failure the tool is killed before its input closes (ChildSink).
+ * On any failure the tool is killed before its input closes (ChildSink). `customArchive`: the
+ * tool is pg_restore, fed through RechunkArchive.
  */
-async function applyArtifact(ctx: RestoreCtx, spec: ToolSpec): Promise<RunningTool> {
+async function applyArtifact(
+  ctx: RestoreCtx,
+  spec: ToolSpec,
+  opts: { customArchive?: boolean } = {},
+): Promise<RunningTool> {
   const a = ctx.manifest.artifact;
   const { body, hash } = await open(ctx);
   const tool = startTool(spec, (m) => new RestoreFailed(m));
@@ -173,7 +180,14 @@ async function applyArtifact(ctx: RestoreCtx, spec: ToolSpec): Promise<RunningTo
   try {
     // The hold sits right after the hash (whose digest exists once the hold sees the end), before
     // decompression: the held compressed tail holds back the end of the decompressed stream too.
-    await pipeline(body, hash, hold, createDecompressor(a.compression), new ChildSink(tool.child));
+    const decompress = createDecompressor(a.compression);
+    if (opts.customArchive) {
+      const rechunk = new RechunkArchive();
+      const child = new ChildSink(tool.child, { onWritten: (b) => rechunk.release(b) });
+      await pipeline(body, hash, hold, decompress, rechunk, child);
+    } else {
+      await pipeline(body, hash, hold, decompress, new ChildSink(tool.child));
+    }
   } catch (e) {
     tool.kill();
     await tool.done.catch(() => {});
@@ -291,18 +305,22 @@ async function restorePostgres(ctx: RestoreCtx, t: DatabaseTarget): Promise<void
     });
     return;
   }
-  await applyArtifact(ctx, {
-    cmd: pgTool('pg_restore', deps.env),
-    args: [
-      '--no-password',
-      '--single-transaction',
-      '--exit-on-error',
-      ...(objects > 0 ? ['--clean', '--if-exists'] : []),
-      ...(opts.noOwner ? ['--no-owner'] : []),
-      `--dbname=${conninfoDb(db)}`,
-    ],
-    env,
-  });
+  await applyArtifact(
+    ctx,
+    {
+      cmd: pgTool('pg_restore', deps.env),
+      args: [
+        '--no-password',
+        '--single-transaction',
+        '--exit-on-error',
+        ...(objects > 0 ? ['--clean', '--if-exists'] : []),
+        ...(opts.noOwner ? ['--no-owner'] : []),
+        `--dbname=${conninfoDb(db)}`,
+      ],
+      env,
+    },
+    { customArchive: true },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

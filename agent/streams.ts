@@ -155,10 +155,13 @@ export class HoldTail extends Transform {
  */
 export class ChildSink extends Writable {
   readonly #child: ChildProcess;
+  readonly #onWritten: ((chunk: Buffer) => void) | undefined;
   #waiting: ((err?: Error | null) => void) | undefined;
-  constructor(child: ChildProcess) {
+  /** `onWritten` gets each chunk back once the tool's stdin took all of it (for buffer reuse). */
+  constructor(child: ChildProcess, opts: { onWritten?: (chunk: Buffer) => void } = {}) {
     super({ highWaterMark: CHUNK });
     this.#child = child;
+    this.#onWritten = opts.onWritten;
     // EPIPE and friends: what they mean is known only at the exit (see above).
     child.stdin?.on('error', () => {});
     child.stdin?.on('drain', () => this.#settle());
@@ -184,8 +187,15 @@ export class ChildSink extends Writable {
     const stdin = this.#child.stdin;
     if (this.#exited()) cb(this.#afterExit());
     else if (!stdin || stdin.destroyed) this.#waiting = cb;
-    else if (stdin.write(chunk)) cb();
+    else if (this.#write(stdin, chunk)) cb();
     else this.#waiting = cb;
+  }
+  #write(stdin: NodeJS.WritableStream, chunk: Buffer): boolean {
+    const done = this.#onWritten;
+    if (!done) return stdin.write(chunk);
+    return stdin.write(chunk, (err) => {
+      if (!err) done(chunk);
+    });
   }
   override _final(cb: (err?: Error | null) => void): void {
     const stdin = this.#child.stdin;
