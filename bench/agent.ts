@@ -68,10 +68,17 @@ async function timed(
 /** Runs the agent; returns wall seconds, the parsed result and the peak RSS it logged. */
 async function agent(args: string[], env: NodeJS.ProcessEnv) {
   const t0 = performance.now();
-  const res = await run(process.execPath, [...NODE_FLAGS, AGENT_BUNDLE, ...args], {
-    env: { ...env, CAIRN_TERMINATION_LOG: '/dev/null' },
-    cwd: REPO,
-  });
+  // Through sh, which forks it: Linux carries a parent's RSS at fork into the child's maxRSS
+  // (across exec), so spawned straight from this process (171 MiB after the tick suite) the
+  // agent's own peak-RSS figure read this process's size, not its own.
+  const res = await run(
+    '/bin/sh',
+    ['-c', '"$@"; exit $?', 'sh', process.execPath, ...NODE_FLAGS, AGENT_BUNDLE, ...args],
+    {
+      env: { ...env, CAIRN_TERMINATION_LOG: '/dev/null' },
+      cwd: REPO,
+    },
+  );
   const seconds = (performance.now() - t0) / 1000;
   const done = res.stderr
     .split('\n')
