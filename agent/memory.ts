@@ -20,12 +20,18 @@ const MAJOR_LIMIT_BYTES = 24 * 1024 * 1024;
 const INTERVAL_MS = 25;
 const MAJOR_INTERVAL_MS = 250;
 
-let gc: Gc | undefined;
-function gcFunction(): Gc {
-  if (!gc) {
-    // The one documented way to reach V8's collector without a command-line flag.
-    v8.setFlagsFromString('--expose-gc');
-    gc = vm.runInNewContext('gc') as Gc;
+let gc: Gc | null | undefined;
+/** V8's collector, or null where it cannot be reached: pacing is an optimisation, never a failure. */
+function gcFunction(): Gc | null {
+  if (gc === undefined) {
+    try {
+      // The one documented way to reach V8's collector without a command-line flag.
+      v8.setFlagsFromString('--expose-gc');
+      const f: unknown = vm.runInNewContext('gc');
+      gc = typeof f === 'function' ? (f as Gc) : null;
+    } catch {
+      gc = null;
+    }
   }
   return gc;
 }
@@ -33,6 +39,7 @@ function gcFunction(): Gc {
 /** Starts pacing; returns the function that stops it. */
 export function paceGc(): () => void {
   const collect = gcFunction();
+  if (!collect) return () => {};
   let lastMajor = 0;
   const timer = setInterval(() => {
     if (process.memoryUsage().arrayBuffers <= LIMIT_BYTES) return;
