@@ -20,6 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { kubeconfigYaml } from '../../local/apiserver/kubeconfig.ts';
+import { seededRandom } from './seeded-random.ts';
 
 export const FAULTS = ['conflict', 'internal', 'throttle', 'reset', 'lost', 'hang', 'stale'] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -55,18 +56,6 @@ export function applicable(fault: Fault, req: ApiRequest): boolean {
   if (fault === 'conflict' || fault === 'lost') return isWrite(req);
   if (fault === 'stale') return req.method === 'PUT' && req.name !== undefined;
   return true;
-}
-
-/** mulberry32: a small seeded PRNG, so a failing seed can be run again. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Each request is faulted with probability `rate`, the fault drawn by weight among the applicable ones. */

@@ -18,6 +18,7 @@ import { type CloudEventLike, type KubeObjectLike, pingEvent, resourceEvent } fr
 import { type FunctionDeps, makeHandle, type Planner, type Reply } from '../../shared/function.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { silentLogger } from '../../shared/log.ts';
+import { seededRandom } from './seeded-random.ts';
 import { World } from './world.ts';
 
 export interface PolicyScenario {
@@ -67,18 +68,6 @@ const PLANNERS: [string, Planner][] = [
 ];
 export const START = Date.parse('2030-01-01T00:00:30Z');
 
-/** mulberry32: a small seeded PRNG for the chaos, so fast-check can replay a failing seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function hash(s: string): number {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
@@ -111,7 +100,7 @@ export async function simulate(scenario: Scenario, chaos?: Chaos): Promise<RunRe
   const clock = new ManualClock(new Date(START));
   const world = new World(clock);
   const kubes = Object.fromEntries(PLANNERS.map(([name]) => [name, world.client()]));
-  const random = rng(chaos?.seed ?? 1);
+  const random = seededRandom(chaos?.seed ?? 1);
   const errors: string[] = [];
   let deliveries = 0;
   const handles = new Map(
