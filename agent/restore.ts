@@ -269,25 +269,28 @@ async function restorePostgres(ctx: RestoreCtx, t: DatabaseTarget): Promise<void
   const env = pgEnv(t, db, deps.env);
   const scope = JSON.stringify(src.schemas ?? []);
   const inScope = `(:'scope' = '[]' or n.nspname in (select json_array_elements_text(:'scope'::json)))`;
-  // One psql where there were three (each a process and a connection, ~30 ms: a third of the
-  // s=5 restore's gap to pg_restore): create the database when missing, then count in it what
-  // is in the way.
-  const [created, count] = (
-    await psqlQuery(
-      pgEnv(t, 'postgres', deps.env),
-      `select not exists (select from pg_database where datname = :'db') as missing \\gset
+  // Two psql runs where there were three (each a process and a connection, ~30 ms): create the
+  // database when missing, then count in it what is in the way. Not one run with `\connect`:
+  // psql re-reads a meta-command's interpolated argument and drops the double quotes a database
+  // name may hold, while PGDATABASE (pgEnv) carries any name as it is.
+  const created = await psqlQuery(
+    pgEnv(t, 'postgres', deps.env),
+    `select not exists (select from pg_database where datname = :'db') as missing \\gset
 \\if :missing
 create database :"db";
 \\endif
-\\connect -reuse-previous=on :conn
-select :'missing',
-  (select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where ${USER_SCHEMA} and ${inScope})
-  + (select count(*) from pg_namespace n where ${USER_SCHEMA} and n.nspname <> 'public' and ${inScope});`,
-      { db, conn: conninfoDb(db), scope },
-    )
-  ).split('|');
+select :'missing';`,
+    { db },
+  );
   if (created === 't') deps.log.info('created target database', { database: db });
-  const objects = Number(count);
+  const objects = Number(
+    await psqlQuery(
+      env,
+      `select (select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where ${USER_SCHEMA} and ${inScope})
+            + (select count(*) from pg_namespace n where ${USER_SCHEMA} and n.nspname <> 'public' and ${inScope});`,
+      { scope },
+    ),
+  );
   if (objects > 0 && !replace) {
     const what = src.schemas?.length
       ? `schema(s) ${src.schemas.join(', ')} of database ${db}`

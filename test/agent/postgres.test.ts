@@ -155,6 +155,30 @@ test.serial(
       (await pg.psql('select count(*) from billing.big_invoices', 'app_copy')).trim(),
       (await pg.psql('select count(*) from billing.big_invoices', 'app')).trim(),
     );
+
+    // A database name with quotes, a backslash, a space and `=` is created and restored into as
+    // it is: it travels as a psql variable and a conninfo value, never as SQL or shell text.
+    const odd = `it's "odd" \\ db=1`;
+    const o = await runAgent(
+      [
+        'restore',
+        '--target',
+        'postgres',
+        ...conn(),
+        '--database',
+        odd,
+        '--manifest-key',
+        b.result.manifestKey,
+        ...destArgs({ type: 's3', bucket: 'backups', endpoint: s3.endpoint }),
+      ],
+      { ...env(), ...s3.env },
+    );
+    t.is(o.code, 0, o.stderr);
+    const oddConninfo = `dbname='${odd.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    t.is(
+      (await pg.psql('select count(*) from billing.invoices', oddConninfo)).trim(),
+      (await pg.psql('select count(*) from billing.invoices', 'app')).trim(),
+    );
   },
 );
 
