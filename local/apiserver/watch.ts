@@ -5,6 +5,7 @@
  * set, selector transitions turned into ADDED/DELETED, and periodic BOOKMARKs on request.
  */
 import type { ServerResponse } from 'node:http';
+import { StatusError } from './errors.ts';
 import type { ObjectService } from './objects.ts';
 import type { FieldRequirement, LabelSelector } from './selectors.ts';
 import type { Change } from './store.ts';
@@ -151,28 +152,10 @@ export function startWatch(svc: ObjectService, hub: WatchHub, req: WatchRequest,
 }
 
 function expired(requested: number, oldest: number): Json {
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message: `too old resource version: ${requested} (${oldest})`,
-    reason: 'Expired',
-    code: 410,
-  };
+  return new StatusError(410, 'Expired', `too old resource version: ${requested} (${oldest})`).toStatus();
 }
 
 function writeError(res: ServerResponse, code: number, reason: string, message: string) {
   res.writeHead(code, { 'Content-Type': 'application/json' });
-  res.end(
-    JSON.stringify({
-      kind: 'Status',
-      apiVersion: 'v1',
-      metadata: {},
-      status: 'Failure',
-      message,
-      reason,
-      code,
-    }),
-  );
+  res.end(JSON.stringify(new StatusError(code, reason, message).toStatus()));
 }

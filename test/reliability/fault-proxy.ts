@@ -19,6 +19,7 @@
 import { writeFileSync } from 'node:fs';
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { type StatusDetails, StatusError } from '../../local/apiserver/errors.ts';
 import { kubeconfigYaml } from '../../local/apiserver/kubeconfig.ts';
 import { seededRandom } from './seeded-random.ts';
 
@@ -164,17 +165,16 @@ function bump<K>(m: Map<K, number>, k: K): void {
   m.set(k, (m.get(k) ?? 0) + 1);
 }
 
-function statusBody(code: number, reason: string, message: string, req: ApiRequest, extra = {}): string {
-  return JSON.stringify({
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason,
-    details: { ...(req.name ? { name: req.name } : {}), kind: req.resource, ...extra },
-    code,
-  });
+/** A metav1.Status as the API server writes it (the emulator's own serialiser). */
+function statusBody(
+  code: number,
+  reason: string,
+  message: string,
+  req: ApiRequest,
+  extra: StatusDetails = {},
+): string {
+  const details = { ...(req.name ? { name: req.name } : {}), kind: req.resource, ...extra };
+  return JSON.stringify(new StatusError(code, reason, message, details).toStatus());
 }
 
 export async function startFaultProxy(opts: { target: string; plan?: FaultPlan }): Promise<FaultProxy> {
