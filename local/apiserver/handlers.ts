@@ -18,12 +18,11 @@ import type { ObjectService } from './objects.ts';
 import type { OpenApi } from './openapi.ts';
 import { patchTypeOf } from './patch.ts';
 import { servePodLog } from './podlog.ts';
+import { boolParam, intParam, optionalBoolParam } from './query.ts';
 import {
   acceptAs,
-  boolParam,
   dryRunOf,
   fieldValidationOf,
-  intParam,
   parseBody,
   parseResourcePath,
   propagationOf,
@@ -210,7 +209,7 @@ async function resource(
           labelSelector: parseLabelSelector(q.get('labelSelector')),
           fieldSelector,
           resourceVersion: q.get('resourceVersion') ?? undefined,
-          sendInitialEvents: boolParam(q, 'sendInitialEvents'),
+          sendInitialEvents: optionalBoolParam(q, 'sendInitialEvents') === true,
           allowBookmarks: boolParam(q, 'allowWatchBookmarks'),
           timeoutSeconds: intParam(q, 'timeoutSeconds'),
           asTable: as === 'Table' ? include : undefined,
