@@ -1,0 +1,105 @@
+/**
+ * Every func.yaml in the repository against the rules of knative/func's own published schema
+ * (test/fixtures/knative-func: required fields such as `created`, enums, no unknown fields) and
+ * its latest migration (specVersion), and each function folder's build against what func's
+ * builders run (issue 18, item 2):
+ *
+ * - `func deploy` with the pack builder (the default) hands `build.buildEnvs` to the Paketo Node
+ *   buildpacks, whose node-run-script step runs the package.json scripts named in
+ *   BP_NODE_RUN_SCRIPTS after installing dependencies (knative/func templates/typescript/manifest.yaml
+ *   sets `build`); the image then starts the Procfile's `web` process, or `npm start`.
+ * - The build context is the func.yaml's folder only (pkg/buildpacks/builder.go: AppPath f.Root,
+ *   minus .funcignore). A per-function folder cannot bundle shared/ from outside it, so its `build`
+ *   script only checks that the bundle is there and says what to run when it is not.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import ajvDraft04 from 'ajv-draft-04';
+import ajvFormats from 'ajv-formats';
+import test from 'ava';
+import { parse } from 'yaml';
+
+const run = promisify(execFile);
+const root = new URL('../../', import.meta.url).pathname;
+/** The highest migration in knative/func's pkg/functions/function_migrations.go (see the fixture's README). */
+const LATEST_SPEC_VERSION = '0.36.0';
+
+const schema = JSON.parse(
+  readFileSync(join(root, 'test/fixtures/knative-func/func_yaml-schema.json'), 'utf8'),
+) as object;
+// Both are CommonJS with an `exports.default`: that is what ESM's default import holds here.
+const ajv = new ajvDraft04.default({ allErrors: true, strict: false });
+ajvFormats.default(ajv);
+const validate = ajv.compile(schema);
+
+async function funcYamls(): Promise<string[]> {
+  const { stdout } = await run(
+    'git',
+    ['ls-files', '--cached', '--others', '--exclude-standard', '*func.yaml'],
+    {
+      cwd: root,
+    },
+  );
+  return stdout.split('\n').filter((f) => f.endsWith('func.yaml'));
+}
+
+test('the repository has the func.yaml files the README names', async (t) => {
+  const files = await funcYamls();
+  t.true(files.includes('func.yaml'));
+  t.true(files.includes('examples/notifications/chat-notifier/func.yaml'));
+  t.true(files.filter((f) => f.startsWith('functions/')).length >= 5, files.join(', '));
+});
+
+test('every func.yaml passes func’s schema and is at its latest specVersion', async (t) => {
+  for (const file of await funcYamls()) {
+    const doc = parse(await readFile(join(root, file), 'utf8')) as Record<string, unknown>;
+    // func reads `created` as a time; YAML gives a Date for an unquoted timestamp. The schema
+    // checks the string form, as func writes it.
+    const asWritten = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
+    const ok = validate(asWritten);
+    t.true(ok, `${file}: ${ajv.errorsText(validate.errors)}`);
+    t.is(doc.specVersion, LATEST_SPEC_VERSION, file);
+    t.regex(String(asWritten.created ?? ''), /^\d{4}-\d\d-\d\dT/, `${file}: created`);
+  }
+});
+
+interface PackageJson {
+  scripts?: Record<string, string>;
+}
+
+test('each func.yaml’s BP_NODE_RUN_SCRIPTS names scripts its package.json has', async (t) => {
+  for (const file of await funcYamls()) {
+    const dir = dirname(join(root, file));
+    const doc = parse(await readFile(join(root, file), 'utf8')) as {
+      build?: { builder?: string; buildEnvs?: { name: string; value?: string }[] };
+    };
+    const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as PackageJson;
+    const scripts = (doc.build?.buildEnvs ?? []).find((e) => e.name === 'BP_NODE_RUN_SCRIPTS')?.value;
+    // Cairn's own functions start from a bundle that a build makes; the chat-notifier runs its
+    // TypeScript as it is.
+    if (file === 'func.yaml' || file.startsWith('functions/'))
+      t.truthy(scripts, `${file}: BP_NODE_RUN_SCRIPTS`);
+    for (const s of scripts ? scripts.split(',') : [])
+      t.truthy(pkg.scripts?.[s.trim()], `${file}: script ${s}`);
+  }
+});
+
+test('a per-function build without the bundle stops with what to run; with it, it passes', async (t) => {
+  const src = join(root, 'functions', 'job-watcher');
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-fn-build-'));
+  await cp(join(src, 'package.json'), join(dir, 'package.json'));
+  const missing = await run('npm', ['run', '--silent', 'build'], { cwd: dir }).catch(
+    (e: { code: number; stderr: string }) => e,
+  );
+  t.not((missing as { code?: number }).code ?? 0, 0);
+  t.regex((missing as { stderr: string }).stderr, /npm run build:functions/);
+  await mkdir(join(dir, 'dist'));
+  await writeFile(join(dir, 'dist', 'index.js'), 'export {}\n');
+  const ok = await run('npm', ['run', '--silent', 'build'], { cwd: dir });
+  t.is(ok.stderr, '');
+  t.true(existsSync(join(dir, 'dist', 'index.js')));
+});
