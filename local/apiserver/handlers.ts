@@ -346,6 +346,12 @@ async function resource(
         ...(pre ? { preconditions: pre } : {}),
       });
       const warnings = rt.storage === 'batch/jobs' && propagationPolicy === undefined ? [jobsWarning] : [];
+      // endpoints/handlers/delete.go: 202 when the deletion is deferred and orphanDependents=false asked for it.
+      const orphanDependents =
+        isObject(body) && typeof body.orphanDependents === 'boolean'
+          ? body.orphanDependents
+          : optionalBoolParam(q, 'orphanDependents');
+      const code = !r.deleted && orphanDependents === false ? 202 : 200;
       if (r.deleted && !rt.returnDeletedObject) {
         return send(
           res,
@@ -361,7 +367,7 @@ async function resource(
           warnings,
         );
       }
-      return send(res, 200, r.obj as unknown as Json, 'application/json', warnings);
+      return send(res, code, r.obj as unknown as Json, 'application/json', warnings);
     }
     default:
       throw statusErr.methodNotAllowed('the server does not allow this method on the requested resource');

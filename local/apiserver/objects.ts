@@ -23,6 +23,7 @@ import { pruneAndDefault } from './schema/structural.ts';
 import { validateSchema } from './schema/validate.ts';
 import { type FieldRequirement, type LabelSelector, matchFields, matchLabels } from './selectors.ts';
 import { keyOf, type Store, type Stored } from './store.ts';
+import { normalizeTimes, timestamp } from './times.ts';
 import type { KubeObject, ObjectMeta, PropagationPolicy, ResourceType, Schema } from './types.ts';
 import { apiVersionOf, isObject } from './types.ts';
 
@@ -84,10 +85,7 @@ export const finalizers = {
   crdCleanup: 'customresourcecleanup.apiextensions.k8s.io',
 };
 
-/** RFC 3339 with whole seconds, as metav1.Time serialises. */
-export function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export { timestamp };
 
 function withoutMetaAndStatus(o: KubeObject, dropStatus: boolean): Record<string, unknown> {
   const { metadata: _m, ...rest } = o;
@@ -415,6 +413,7 @@ export class ObjectService {
       m.finalizers = [...new Set([...(m.finalizers ?? []), finalizers.crdCleanup])];
     }
     rt.defaulter?.(obj, undefined, now);
+    if (rt.builtin) normalizeTimes(obj);
     this.#validate(rt, obj, undefined);
     if (this.getStored(rt, m.namespace, m.name)) throw statusErr.alreadyExists(rt.group, rt.plural, m.name);
     if (opts.dryRun) return { obj, warnings, created: true };
@@ -501,6 +500,7 @@ export class ObjectService {
     if (om.generateName) m.generateName = om.generateName;
     const now = this.#now();
     rt.defaulter?.(obj, old, now);
+    if (rt.builtin) normalizeTimes(obj);
     if (rt.generation) {
       const gen = om.generation ?? 1;
       const changed = !deepEqual(
