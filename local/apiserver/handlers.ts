@@ -18,7 +18,7 @@ import type { ObjectService } from './objects.ts';
 import type { OpenApi } from './openapi.ts';
 import { patchTypeOf } from './patch.ts';
 import { servePodLog } from './podlog.ts';
-import { boolParam, intParam, optionalBoolParam } from './query.ts';
+import { boolParam, fieldManagerOf, intParam, optionalBoolParam } from './query.ts';
 import {
   acceptAs,
   dryRunOf,
@@ -254,6 +254,7 @@ async function resource(
       const r = await svc.create(rt, ns, body, {
         dryRun: dryRunOf(q),
         fieldValidation: fieldValidationOf(q),
+        fieldManager: fieldManagerOf(q, req.headers['user-agent']),
       });
       return send(res, 201, r.obj as unknown as Json, 'application/json', r.warnings);
     }
@@ -307,6 +308,7 @@ async function resource(
         dryRun: dryRunOf(q),
         fieldValidation: fieldValidationOf(q),
         subresource: sub,
+        fieldManager: fieldManagerOf(q, req.headers['user-agent']),
       });
       return send(res, 200, r.obj as unknown as Json, 'application/json', r.warnings);
     }
@@ -328,6 +330,7 @@ async function resource(
         fieldValidation: fieldValidationOf(q),
         subresource: sub,
         force: boolParam(q, 'force'),
+        fieldManager: fieldManagerOf(q, req.headers['user-agent']),
       });
       return send(res, r.created ? 201 : 200, r.obj as unknown as Json, 'application/json', r.warnings);
     }

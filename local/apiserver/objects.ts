@@ -7,6 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../shared/clock.ts';
 import { type FieldError, fieldErr, StatusError, statusErr } from './errors.ts';
+import {
+  appliedFields,
+  encodeManagers,
+  type FieldSet,
+  managersFor,
+  nextManagers,
+  pruneUnapplied,
+  type WriteBy,
+} from './managed-fields.ts';
 import { generateName, validateLabels, validateName } from './names.ts';
 import {
   applyMerge,
@@ -33,7 +42,14 @@ export interface WriteOptions {
   dryRun?: boolean;
   fieldValidation?: FieldValidation;
   subresource?: 'status';
+  /** Who writes, for metadata.managedFields (the fieldManager parameter, or the User-Agent's prefix). */
+  fieldManager?: string;
+  /** Server-side apply: the fields of the applied configuration, and whether conflicts are forced. */
+  apply?: { applied: FieldSet; force: boolean };
 }
+
+/** The manager the server's own controllers write as (kube-controller-manager's User-Agent prefix). */
+export const CONTROLLER_MANAGER = 'kube-controller-manager';
 
 export interface WriteResult {
   obj: KubeObject;
@@ -400,6 +416,7 @@ export class ObjectService {
     if (m.resourceVersion)
       throw statusErr.badRequest('resourceVersion should not be set on objects to be created');
     this.#checkNamespace(rt, m.namespace, m.name);
+    const askedManagers = m.managedFields;
     const warnings = this.#prune(rt, obj, opts.fieldValidation);
     const now = this.#now();
     m.uid = randomUUID();
@@ -416,6 +433,7 @@ export class ObjectService {
     if (rt.builtin) normalizeTimes(obj);
     this.#validate(rt, obj, undefined);
     if (this.getStored(rt, m.namespace, m.name)) throw statusErr.alreadyExists(rt.group, rt.plural, m.name);
+    this.#track(rt, obj, undefined, askedManagers, opts, now);
     if (opts.dryRun) return { obj, warnings, created: true };
     const stored = this.#toStorage(rt, obj);
     const rv = this.store.nextResourceVersion();
@@ -466,6 +484,7 @@ export class ObjectService {
         'the object has been modified; please apply your changes to the latest version and try again',
       );
     }
+    const askedManagers = incoming.metadata.managedFields;
     let obj: KubeObject;
     let warnings: string[] = [];
     if (opts.subresource === 'status') {
@@ -511,6 +530,7 @@ export class ObjectService {
     } else delete m.generation;
     this.#validate(rt, obj, current.obj);
     m.resourceVersion = om.resourceVersion;
+    this.#track(rt, obj, old, askedManagers, opts, now);
     if (deepEqual(obj, old)) return { obj: old, warnings };
     if (opts.dryRun) return { obj, warnings };
     if (
@@ -543,9 +563,42 @@ export class ObjectService {
     return this.present(rt, s.obj);
   }
 
+  /** Sets metadata.managedFields of `obj`, written over `old` (managed-fields.ts); may throw an apply conflict. */
+  #track(
+    rt: ResourceType,
+    obj: KubeObject,
+    old: KubeObject | undefined,
+    asked: unknown,
+    opts: WriteOptions,
+    now: Date,
+  ): void {
+    const by: WriteBy = {
+      manager: opts.fieldManager ?? 'unknown',
+      operation: opts.apply ? 'Apply' : 'Update',
+      apiVersion: apiVersionOf(rt),
+      ...(opts.subresource ? { subresource: opts.subresource } : {}),
+      ...(opts.apply ? { applied: opts.apply.applied, force: opts.apply.force } : {}),
+    };
+    const untracked = (o: KubeObject | undefined) =>
+      o ? { ...o, metadata: { ...o.metadata, managedFields: undefined } } : {};
+    const managers = nextManagers(
+      managersFor(old, asked, opts.subresource),
+      untracked(old),
+      untracked(obj),
+      by,
+      this.patchMeta(rt),
+      now,
+    );
+    const entries = encodeManagers(managers);
+    if (entries.length > 0) obj.metadata.managedFields = entries;
+    else delete obj.metadata.managedFields;
+  }
+
   patchMeta(rt: ResourceType): PatchMeta {
     if (rt.builtin) return builtinPatchMeta;
     return (path) => {
+      // A custom resource's metadata is ObjectMeta, merged as the built-ins' is.
+      if (path[0] === 'metadata') return builtinPatchMeta(path);
       let s: Schema | undefined = rt.schema;
       for (const p of path) {
         const next: Schema | undefined = s?.type === 'array' ? s.items : s;
@@ -581,12 +634,14 @@ export class ObjectService {
         const body = isObject(patch)
           ? { ...patch, metadata: { ...(isObject(patch.metadata) ? patch.metadata : {}), name } }
           : patch;
-        return this.create(rt, ns, body, opts);
+        const applied = appliedFields(body, this.patchMeta(rt));
+        return this.create(rt, ns, body, { ...opts, apply: { applied, force: opts.force === true } });
       }
       throw statusErr.notFound(rt.group, rt.plural, name);
     }
     const view = this.present(rt, current.obj);
     let result: unknown;
+    let applyAs: WriteOptions['apply'];
     switch (type) {
       case 'json':
         result = jsonPatch(view, patch);
@@ -614,8 +669,23 @@ export class ObjectService {
             `the API version in the data (${String(applied.apiVersion)}) does not match the expected API version (${apiVersionOf(rt)})`,
           );
         }
-        if (isObject(applied.metadata)) delete applied.metadata.resourceVersion;
-        result = applyMerge(view, applied, this.patchMeta(rt));
+        if (isObject(applied.metadata)) {
+          if (applied.metadata.managedFields !== undefined)
+            throw statusErr.badRequest('metadata.managedFields must be nil');
+          delete applied.metadata.resourceVersion;
+        }
+        const meta = this.patchMeta(rt);
+        const set = appliedFields(applied, meta);
+        result = applyMerge(view, applied, meta);
+        const by: WriteBy = {
+          manager: opts.fieldManager ?? 'unknown',
+          operation: 'Apply',
+          apiVersion: apiVersionOf(rt),
+          applied: set,
+          ...(opts.subresource ? { subresource: opts.subresource } : {}),
+        };
+        pruneUnapplied(result, managersFor(view, undefined, opts.subresource), by, meta);
+        applyAs = { applied: set, force: opts.force === true };
         break;
       }
     }
@@ -632,7 +702,7 @@ export class ObjectService {
     }
     const checked = this.#checkTypeMeta(rt, obj);
     checked.metadata.name = name;
-    return this.#updateFrom(rt, current, checked, opts);
+    return this.#updateFrom(rt, current, checked, applyAs ? { ...opts, apply: applyAs } : opts);
   }
 
   async delete(
@@ -715,7 +785,7 @@ export class ObjectService {
       const obj = structuredClone(this.present(rt, cur.obj));
       obj.metadata.finalizers = (obj.metadata.finalizers ?? []).filter((f) => f !== finalizer);
       try {
-        await this.#updateFrom(rt, cur, obj, {});
+        await this.#updateFrom(rt, cur, obj, { fieldManager: CONTROLLER_MANAGER });
         return;
       } catch (e) {
         if (!(e instanceof StatusError && e.code === 409)) throw e;
@@ -727,7 +797,7 @@ export class ObjectService {
   async writeAs(rt: ResourceType, cur: Stored, mutate: (o: KubeObject) => void): Promise<void> {
     const obj = structuredClone(this.present(rt, cur.obj));
     mutate(obj);
-    await this.#updateFrom(rt, cur, obj, {});
+    await this.#updateFrom(rt, cur, obj, { fieldManager: CONTROLLER_MANAGER });
   }
 
   /** Removes an object whose last blocker is gone without an update (namespace finalize). */

@@ -31,3 +31,17 @@ export function intParam(q: URLSearchParams, name: string): number | undefined {
     throw statusErr.badRequest(`${name}: Invalid value: "${v}": must be an integer`);
   return Number(v);
 }
+
+/**
+ * The manager a write is recorded under in managedFields: the `fieldManager` parameter, else the
+ * User-Agent up to its first `/`, cut to 128 characters (handlers/rest.go, prefixFromUserAgent).
+ */
+export function fieldManagerOf(q: URLSearchParams, userAgent: string | undefined): string {
+  const asked = q.get('fieldManager');
+  if (asked) {
+    if (asked.length > 128)
+      throw statusErr.badRequest(`fieldManager: Too long: may not be more than 128 bytes`);
+    return asked;
+  }
+  return (userAgent ?? '').split('/')[0]!.slice(0, 128);
+}

@@ -32,6 +32,8 @@ const CHECKS = [
   'stale_resource_version',
   'watch_from_resource_version',
   'delete_propagation',
+  'server_side_apply',
+  'managed_fields_on_writes',
   'watch_too_old',
 ];
 
