@@ -369,8 +369,13 @@ export class ObjectService {
       }
     }
     if (!rt.builtin && rt.schema) {
-      const { metadata: _m, ...body } = obj;
-      const schemaErrs = validateSchema(body, withoutMetadataProps(rt.schema));
+      // The whole object is checked against the schema, metadata included: a CRD may restrict
+      // metadata.name and generateName (and nothing else there), and the server enforces it.
+      const { metadata: m, ...rest } = obj;
+      const meta: Record<string, unknown> = {};
+      if (m.name !== undefined) meta.name = m.name;
+      if (m.generateName !== undefined) meta.generateName = m.generateName;
+      const schemaErrs = validateSchema({ ...rest, metadata: meta }, rt.schema);
       errs.push(...schemaErrs);
       if (schemaErrs.some((e) => e.type === 'FieldValueTypeInvalid')) {
         errs.push(
