@@ -40,7 +40,11 @@ function reformat(v: unknown, micro: boolean): unknown {
   if (typeof v !== 'string' || v === '') return v;
   const d = new Date(v);
   if (Number.isNaN(d.getTime()) || !/^\d{4}-\d\d-\d\dT/.test(v)) return v;
-  return micro ? microTimestamp(d) : timestamp(d);
+  if (!micro) return timestamp(d);
+  // A Date holds milliseconds; the digits after them come from the text (an offset moves whole
+  // minutes, never the fraction).
+  const fraction = /T\d\d:\d\d:\d\d\.(\d+)/.exec(v)?.[1] ?? '';
+  return `${timestamp(d).slice(0, -1)}.${fraction.padEnd(6, '0').slice(0, 6)}Z`;
 }
 
 /** Rewrites, in place, every metav1.Time and MicroTime of a built-in object into the server's form. */

@@ -142,3 +142,14 @@ test('metav1.Time fields of built-ins come back in UTC with whole seconds, Micro
   });
   // Custom resources keep their strings as written (the CRD schema owns them).
 });
+
+test('a MicroTime keeps the microseconds a client sent, in UTC', async (t) => {
+  const ev = await emu.call('POST', '/api/v1/namespaces/default/events', {
+    metadata: { name: 'e-micro' },
+    involvedObject: { kind: 'Pod', name: 'p', namespace: 'default' },
+    reason: 'Tested',
+    eventTime: '2026-11-29T12:35:00.123456789+02:00',
+  });
+  t.is(ev.status, 201, JSON.stringify(ev.body));
+  t.is(ev.body.eventTime, '2026-11-29T10:35:00.123456Z');
+});

@@ -324,6 +324,89 @@ def check_managed_fields_on_writes():
     return "create, update and status writes recorded per manager"
 
 
+def check_all_namespaces_and_dry_run():
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS + "-other")))
+    core.create_namespaced_config_map(NS + "-other", cm("across", labels={"spread": "yes"}))
+    core.create_namespaced_config_map(NS, cm("across", labels={"spread": "yes"}))
+    both = core.list_config_map_for_all_namespaces(label_selector="spread=yes")
+    expect(sorted(x.metadata.namespace for x in both.items) == sorted([NS, NS + "-other"]), "all namespaces")
+    dry = core.create_namespaced_config_map(NS, cm("dry", {"a": "1"}), dry_run="All")
+    expect(dry.metadata.name == "dry" and dry.metadata.uid, "a dry run answers the object")
+    expect(not exists("dry"), "a dry run stores nothing")
+    code, body = status_of(lambda: core.read_namespaced_config_map("absent", NS))
+    expect(code == 404 and body.get("reason") == "NotFound", "404 NotFound: %r" % body)
+    expect(body.get("details", {}).get("kind") == "configmaps", "details.kind is the resource")
+    return "list across namespaces, dryRun=All, 404 Status"
+
+
+def check_events_and_times():
+    import datetime
+    first = datetime.datetime(2026, 11, 29, 10, 35, 0, 123456, tzinfo=datetime.timezone.utc)
+    ev = core.create_namespaced_event(NS, client.CoreV1Event(
+        metadata=client.V1ObjectMeta(name="ev1"),
+        involved_object=client.V1ObjectReference(kind="ConfigMap", name="x", namespace=NS),
+        reason="Tested", message="times", type="Normal", count=1,
+        first_timestamp=first, last_timestamp=first, event_time=first,
+        reporting_component="py", reporting_instance="py-1"))
+    raw = api.call_api("/api/v1/namespaces/%s/events/ev1" % NS, "GET", response_type="object",
+                       auth_settings=["BearerToken"], _return_http_data_only=True)
+    expect(raw["firstTimestamp"] == "2026-11-29T10:35:00Z", "metav1.Time: %r" % raw["firstTimestamp"])
+    expect(raw["eventTime"] == "2026-11-29T10:35:00.123456Z", "MicroTime keeps microseconds: %r" % raw["eventTime"])
+    expect(ev.first_timestamp == first.replace(microsecond=0), "read back as a datetime: %r" % ev.first_timestamp)
+    v1 = client.EventsV1Api(api).read_namespaced_event("ev1", NS)
+    expect(v1.note == "times" and v1.regarding.name == "x", "the same Event through events.k8s.io/v1")
+    by_field = core.list_namespaced_event(NS, field_selector="involvedObject.name=x")
+    expect([e.metadata.name for e in by_field.items] == ["ev1"], "events by involvedObject.name")
+    return "Event times as metav1.Time/MicroTime; events.k8s.io/v1; field selector"
+
+
+def check_jobs():
+    batch = client.BatchV1Api(api)
+    job = client.V1Job(metadata=client.V1ObjectMeta(name="py-job"), spec=client.V1JobSpec(
+        template=client.V1PodTemplateSpec(spec=client.V1PodSpec(restart_policy="Never", containers=[
+            client.V1Container(name="c", image="busybox", command=["true"])]))))
+    made = batch.create_namespaced_job(NS, job)
+    expect(made.spec.backoff_limit == 6 and made.spec.completions == 1, "defaults")
+    expect(made.spec.selector.match_labels["batch.kubernetes.io/controller-uid"] == made.metadata.uid,
+           "selector by controller-uid")
+    code, body = status_of(lambda: batch.patch_namespaced_job("py-job", NS, [
+        {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "alpine"}]))
+    expect(code == 422 and "field is immutable" in body.get("message", ""), "the template is immutable: %r" % body)
+    st = batch.patch_namespaced_job_status("py-job", NS, [{"op": "add", "path": "/status", "value": {"active": 1}}])
+    expect(st.status.active == 1, "status through /status")
+    gone = batch.delete_namespaced_job("py-job", NS, propagation_policy="Background")
+    expect(gone.status == "Success" and gone.details.name == "py-job", "a Job deleted at once answers a Status")
+    return "defaults, immutable template, /status, Background delete"
+
+
+def check_namespace_lifecycle():
+    name = NS + "-gone"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    core.create_namespaced_config_map(name, cm("inside"))
+    # The answer to the DELETE is the namespace, now Terminating (its spec.finalizers defer it).
+    answer = api.call_api("/api/v1/namespaces/" + name, "DELETE", response_type="object",
+                          auth_settings=["BearerToken"], _return_http_data_only=True)
+    expect(answer["kind"] == "Namespace" and answer["status"]["phase"] == "Terminating", "answer: %r" % answer)
+    expect(answer["metadata"].get("deletionTimestamp"), "deletionTimestamp")
+    eventually(lambda: status_of(lambda: core.read_namespace(name))[0] == 404, "the namespace is removed")
+    expect(status_of(lambda: core.read_namespaced_config_map("inside", name))[0] == 404, "emptied first")
+    return "DELETE answers it Terminating; emptied, then removed"
+
+
+def check_watch_selector_transitions():
+    rv = core.list_namespaced_config_map(NS).metadata.resource_version
+    core.create_namespaced_config_map(NS, cm("sel", labels={"watched": "yes"}))
+    core.patch_namespaced_config_map("sel", NS, [{"op": "replace", "path": "/metadata/labels/watched", "value": "no"}])
+    core.patch_namespaced_config_map("sel", NS, [{"op": "replace", "path": "/metadata/labels/watched", "value": "yes"}])
+    seen = []
+    for ev in watch.Watch().stream(core.list_namespaced_config_map, NS, resource_version=rv, timeout_seconds=1,
+                                   label_selector="watched=yes"):
+        if ev["type"] != "BOOKMARK":
+            seen.append(ev["type"])
+    expect(seen == ["ADDED", "DELETED", "ADDED"], "leaving and entering the selector: %r" % seen)
+    return "ADDED, DELETED on leaving the selector, ADDED on entering it"
+
+
 CHECKS = [
     check_crud,
     check_list_selectors_pagination,
@@ -335,6 +418,11 @@ CHECKS = [
     check_delete_propagation,
     check_server_side_apply,
     check_managed_fields_on_writes,
+    check_all_namespaces_and_dry_run,
+    check_events_and_times,
+    check_jobs,
+    check_namespace_lifecycle,
+    check_watch_selector_transitions,
     check_watch_too_old,
 ]
 

@@ -34,6 +34,11 @@ const CHECKS = [
   'delete_propagation',
   'server_side_apply',
   'managed_fields_on_writes',
+  'all_namespaces_and_dry_run',
+  'events_and_times',
+  'jobs',
+  'namespace_lifecycle',
+  'watch_selector_transitions',
   'watch_too_old',
 ];
 
