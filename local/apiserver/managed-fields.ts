@@ -36,6 +36,8 @@ export interface Manager {
   apiVersion: string;
   time?: string;
   set: FieldSet;
+  /** The FieldsV1 this set was read from, reused while the set is unchanged (encoding costs). */
+  encoded?: { [k: string]: Json };
 }
 
 export interface ManagedFieldsEntry {
@@ -130,6 +132,28 @@ export interface Comparison {
   removed: FieldSet;
 }
 
+/** Deep equality of JSON values, without allocating. */
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in ra) {
+    if (ra[k] === undefined) continue;
+    n++;
+    if (!same(ra[k], rb[k])) return false;
+  }
+  for (const k in rb) if (rb[k] !== undefined) n--;
+  return n === 0;
+}
+
 /** What changed from `a` to `b`, path by path (typed.Compare). */
 export function compare(a: unknown, b: unknown, meta: PatchMeta): Comparison {
   const c: Comparison = { added: new Set(), modified: new Set(), removed: new Set() };
@@ -138,6 +162,7 @@ export function compare(a: unknown, b: unknown, meta: PatchMeta): Comparison {
     for (const x of fieldsOf(v, meta, names, p)) into.add(x);
   };
   const walk = (x: unknown, y: unknown, names: string[], p: string[]) => {
+    if (same(x, y)) return; // most of an object is untouched by most writes
     if (isObject(x) && isObject(y)) {
       for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
         const cp = [...p, `f:${k}`];
@@ -303,6 +328,7 @@ export function decodeManagers(entries: unknown): Managers {
       operation: e.operation,
       apiVersion: typeof e.apiVersion === 'string' ? e.apiVersion : '',
       set: fromFieldsV1(e.fieldsV1),
+      ...(isObject(e.fieldsV1) ? { encoded: e.fieldsV1 as { [k: string]: Json } } : {}),
       ...(typeof e.time === 'string' ? { time: e.time } : {}),
       ...(typeof e.subresource === 'string' && e.subresource ? { subresource: e.subresource } : {}),
     };
@@ -328,7 +354,7 @@ export function encodeManagers(managers: Managers): ManagedFieldsEntry[] {
     apiVersion: m.apiVersion,
     ...(m.time ? { time: m.time } : {}),
     fieldsType: 'FieldsV1',
-    fieldsV1: toFieldsV1(m.set),
+    fieldsV1: m.encoded ?? toFieldsV1(m.set),
     ...(m.subresource ? { subresource: m.subresource } : {}),
   }));
 }
@@ -428,9 +454,17 @@ export function nextManagers(
     if (hit.length > 0) conflicts.push({ manager: m, paths: hit.sort() });
   }
   if (by.operation === 'Apply' && !by.force && conflicts.length > 0) throw conflictError(conflicts);
+  const shrink = (m: Manager, paths: FieldSet) => {
+    const left = drop(m.set, paths);
+    if (left.size !== m.set.size) {
+      m.set = left;
+      delete m.encoded;
+    }
+  };
   for (const [k, m] of out) {
     if (k === self) continue;
-    m.set = drop(drop(m.set, changed), c.removed);
+    shrink(m, changed);
+    shrink(m, c.removed);
   }
   const prev = out.get(self);
   const base = { manager: by.manager, operation: by.operation, apiVersion: by.apiVersion };
@@ -439,10 +473,10 @@ export function nextManagers(
     out.set(self, { ...base, ...sub, set: by.applied ?? new Set(), time: timestamp(now) });
   } else {
     const took = changed;
-    const kept = prev ? drop(prev.set, c.removed) : new Set<string>();
+    if (prev) shrink(prev, c.removed);
+    const kept = prev?.set ?? new Set<string>();
     if (took.size > 0)
       out.set(self, { ...base, ...sub, set: new Set([...kept, ...took]), time: timestamp(now) });
-    else if (prev) prev.set = kept;
   }
   for (const [k, m] of out) if (m.set.size === 0) out.delete(k);
   return out;
