@@ -1,6 +1,6 @@
 /**
  * Every func.yaml in the repository against the rules of knative/func's own published schema
- * (test/fixtures/knative-func: required fields such as `created`, enums, no unknown fields) and
+ * (./func-yaml-schema.ts: required fields such as `created`, enums, no unknown fields) and
  * its latest migration (specVersion), and each function folder's build against what func's
  * builders run (issue 18, item 2):
  *
@@ -13,28 +13,26 @@
  *   script only checks that the bundle is there and says what to run when it is not.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import ajvDraft04 from 'ajv-draft-04';
+import { Ajv } from 'ajv';
 import ajvFormats from 'ajv-formats';
 import test from 'ava';
 import { parse } from 'yaml';
+import { FuncYaml } from './func-yaml-schema.ts';
 
 const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
-/** The highest migration in knative/func's pkg/functions/function_migrations.go (see the fixture's README). */
+/** The highest migration in knative/func's pkg/functions/function_migrations.go (at the commit func-yaml-schema.ts names). */
 const LATEST_SPEC_VERSION = '0.36.0';
 
-const schema = JSON.parse(
-  readFileSync(join(root, 'test/fixtures/knative-func/func_yaml-schema.json'), 'utf8'),
-) as object;
-// Both are CommonJS with an `exports.default`: that is what ESM's default import holds here.
-const ajv = new ajvDraft04.default({ allErrors: true, strict: false });
+const ajv = new Ajv({ allErrors: true, strict: false });
+// CommonJS with an `exports.default`: that is what ESM's default import holds here.
 ajvFormats.default(ajv);
-const validate = ajv.compile(schema);
+const validate = ajv.compile(FuncYaml);
 
 async function funcYamls(): Promise<string[]> {
   const { stdout } = await run(
@@ -65,6 +63,23 @@ test('every func.yaml passes func’s schema and is at its latest specVersion', 
     t.is(doc.specVersion, LATEST_SPEC_VERSION, file);
     t.regex(String(asWritten.created ?? ''), /^\d{4}-\d\d-\d\dT/, `${file}: created`);
   }
+});
+
+test('func’s rules refuse what func refuses: no created, an unknown field, a builder or label out of bounds', (t) => {
+  const good = { specVersion: LATEST_SPEC_VERSION, created: '2026-01-01T00:00:00Z', name: 'fn' };
+  t.true(validate(good), ajv.errorsText(validate.errors));
+  const bad: [string, Record<string, unknown>][] = [
+    ['no created', { specVersion: LATEST_SPEC_VERSION, name: 'fn' }],
+    ['a created that is no time', { ...good, created: 'yesterday' }],
+    ['an unknown top-level field', { ...good, runtimee: 'node' }],
+    ['an unknown build field', { ...good, build: { builderr: 'pack' } }],
+    ['a builder func does not have', { ...good, build: { builder: 'docker' } }],
+    ['a deployer func does not have', { ...good, deploy: { deployer: 'helm' } }],
+    ['a label without a key', { ...good, deploy: { labels: [{ value: 'x' }] } }],
+    ['a label value with a space', { ...good, deploy: { labels: [{ key: 'a', value: 'b c' }] } }],
+    ['a name with capitals', { ...good, name: 'Fn' }],
+  ];
+  for (const [why, doc] of bad) t.false(validate(doc), why);
 });
 
 interface PackageJson {
