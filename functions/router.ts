@@ -48,10 +48,12 @@ export const ROUTES: [string, string, string?][] = [
   ['restore-runner', `${R}update`, 'Restore'],
 ];
 
+/** The functions an event goes to, each once (eventing/all-in-one delivers it to cairn once). */
 export function routesFor(event: CloudEventLike): string[] {
-  return ROUTES.filter(
+  const fns = ROUTES.filter(
     ([, type, kind]) => type === event.type && (kind === undefined || kind === event.kind),
   ).map(([fn]) => fn);
+  return [...new Set(fns)];
 }
 
 /**

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Installs what `npm start` and `npm test` need on a fresh machine, and nothing when it is there:
 // the npm packages (which bring Node 24 as the node@24 devDependency), and with --test the Debian
-// packages the tests run for real (PostgreSQL, MariaDB, zstd). Plain JavaScript on purpose: it
-// runs before the TypeScript tool chain is installed, under whatever Node the machine has.
+// packages the tests run for real (PostgreSQL, MariaDB, zstd, the Python Kubernetes client).
+// Plain JavaScript on purpose: it runs before the TypeScript tool chain is installed, under
+// whatever Node the machine has.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -38,6 +39,10 @@ if (forTests) {
   if (!has('mariadbd') || !has('mariadb-dump')) missing.push('mariadb-server', 'mariadb-client');
   if (!has('zstd')) missing.push('zstd');
   if (!has('tar')) missing.push('tar');
+  // The second client of the API emulator suite (test/python): Debian's official Kubernetes client
+  // for Debian's own interpreter.
+  const pyKube = spawnSync('/usr/bin/python3', ['-c', 'import kubernetes'], { stdio: 'ignore' }).status === 0;
+  if (!pyKube) missing.push('python3', 'python3-kubernetes');
   if (missing.length > 0) {
     const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
     const apt = (args) =>

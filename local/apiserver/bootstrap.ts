@@ -4,14 +4,15 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../../shared/clock.ts';
+import { type Clock, systemClock } from '../../shared/clock.ts';
+import { type Logger, silentLogger } from '../../shared/log.ts';
 import { jobs } from './builtins/batch.ts';
 import { coreTypes } from './builtins/core.ts';
 import { customresourcedefinitions, resourcesOfCrd } from './builtins/crds.ts';
 import { eventsV1 } from './builtins/events.ts';
-import { type ObjectService, timestamp } from './objects.ts';
-import type { Registry } from './registry.ts';
-import { keyOf, type Store } from './store.ts';
+import { ObjectService, timestamp } from './objects.ts';
+import { Registry } from './registry.ts';
+import { keyOf, Store } from './store.ts';
 import type { KubeObject } from './types.ts';
 import { apiVersionOf } from './types.ts';
 
@@ -66,4 +67,22 @@ export async function ensureNamespaces(store: Store, clock: Clock): Promise<void
     };
     await store.put('/namespaces', ns, rv, 'ADDED');
   }
+}
+
+/**
+ * The object life cycle without HTTP: a store (memory only, or durable with `stateDir`), the
+ * built-in resources, the default namespaces and every stored CRD's resources. The server
+ * (index.ts) runs on this; tests use it to run the server's own validation and writes in-process.
+ */
+export async function createObjectService(
+  opts: { clock: Clock; stateDir?: string; watchHistory?: number; log?: Logger } = { clock: systemClock },
+): Promise<ObjectService> {
+  const store = new Store({ historySize: opts.watchHistory });
+  if (opts.stateDir) await store.attach(opts.stateDir, opts.log ?? silentLogger);
+  const registry = new Registry();
+  const svc = new ObjectService(store, registry, opts.clock);
+  registerBuiltins(registry, svc);
+  registerCrds(store, registry, svc);
+  await ensureNamespaces(store, opts.clock);
+  return svc;
 }

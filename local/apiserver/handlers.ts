@@ -18,12 +18,11 @@ import type { ObjectService } from './objects.ts';
 import type { OpenApi } from './openapi.ts';
 import { patchTypeOf } from './patch.ts';
 import { servePodLog } from './podlog.ts';
+import { boolParam, fieldManagerOf, intParam, optionalBoolParam } from './query.ts';
 import {
   acceptAs,
-  boolParam,
   dryRunOf,
   fieldValidationOf,
-  intParam,
   parseBody,
   parseResourcePath,
   propagationOf,
@@ -210,7 +209,7 @@ async function resource(
           labelSelector: parseLabelSelector(q.get('labelSelector')),
           fieldSelector,
           resourceVersion: q.get('resourceVersion') ?? undefined,
-          sendInitialEvents: boolParam(q, 'sendInitialEvents'),
+          sendInitialEvents: optionalBoolParam(q, 'sendInitialEvents') === true,
           allowBookmarks: boolParam(q, 'allowWatchBookmarks'),
           timeoutSeconds: intParam(q, 'timeoutSeconds'),
           asTable: as === 'Table' ? include : undefined,
@@ -255,6 +254,7 @@ async function resource(
       const r = await svc.create(rt, ns, body, {
         dryRun: dryRunOf(q),
         fieldValidation: fieldValidationOf(q),
+        fieldManager: fieldManagerOf(q, req.headers['user-agent']),
       });
       return send(res, 201, r.obj as unknown as Json, 'application/json', r.warnings);
     }
@@ -308,6 +308,7 @@ async function resource(
         dryRun: dryRunOf(q),
         fieldValidation: fieldValidationOf(q),
         subresource: sub,
+        fieldManager: fieldManagerOf(q, req.headers['user-agent']),
       });
       return send(res, 200, r.obj as unknown as Json, 'application/json', r.warnings);
     }
@@ -329,6 +330,7 @@ async function resource(
         fieldValidation: fieldValidationOf(q),
         subresource: sub,
         force: boolParam(q, 'force'),
+        fieldManager: fieldManagerOf(q, req.headers['user-agent']),
       });
       return send(res, r.created ? 201 : 200, r.obj as unknown as Json, 'application/json', r.warnings);
     }
@@ -347,6 +349,12 @@ async function resource(
         ...(pre ? { preconditions: pre } : {}),
       });
       const warnings = rt.storage === 'batch/jobs' && propagationPolicy === undefined ? [jobsWarning] : [];
+      // endpoints/handlers/delete.go: 202 when the deletion is deferred and orphanDependents=false asked for it.
+      const orphanDependents =
+        isObject(body) && typeof body.orphanDependents === 'boolean'
+          ? body.orphanDependents
+          : optionalBoolParam(q, 'orphanDependents');
+      const code = !r.deleted && orphanDependents === false ? 202 : 200;
       if (r.deleted && !rt.returnDeletedObject) {
         return send(
           res,
@@ -362,7 +370,7 @@ async function resource(
           warnings,
         );
       }
-      return send(res, 200, r.obj as unknown as Json, 'application/json', warnings);
+      return send(res, code, r.obj as unknown as Json, 'application/json', warnings);
     }
     default:
       throw statusErr.methodNotAllowed('the server does not allow this method on the requested resource');

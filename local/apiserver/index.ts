@@ -8,14 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { type Clock, systemClock } from '../../shared/clock.ts';
 import { type Logger, silentLogger } from '../../shared/log.ts';
-import { ensureNamespaces, registerBuiltins, registerCrds } from './bootstrap.ts';
+import { createObjectService } from './bootstrap.ts';
 import { Controllers } from './gc.ts';
 import { handle } from './handlers.ts';
 import { type KubeconfigOptions, kubeconfigYaml } from './kubeconfig.ts';
-import { ObjectService } from './objects.ts';
 import { OpenApi } from './openapi.ts';
-import { Registry } from './registry.ts';
-import { Store } from './store.ts';
 
 export interface ApiServerOptions {
   /** 0 (the default) picks a free port. */
@@ -48,15 +45,15 @@ export type { KubeconfigOptions };
 export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiServer> {
   const log = opts.logger ?? silentLogger;
   const clock = opts.clock ?? systemClock;
-  const store = new Store({ historySize: opts.watchHistory });
-  if (opts.stateDir) await store.attach(opts.stateDir, log);
-  const registry = new Registry();
-  const svc = new ObjectService(store, registry, clock);
-  registerBuiltins(registry, svc);
-  registerCrds(store, registry, svc);
-  await ensureNamespaces(store, clock);
+  const svc = await createObjectService({
+    clock,
+    log,
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    ...(opts.watchHistory ? { watchHistory: opts.watchHistory } : {}),
+  });
+  const store = svc.store;
   const controllers = new Controllers(svc, log.child({ component: 'controllers' }));
-  const openapi = new OpenApi(registry);
+  const openapi = new OpenApi(svc.registry);
   const hub = { open: new Set<ServerResponse>(), bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 15_000 };
   const host = opts.host ?? '127.0.0.1';
   let address = '';

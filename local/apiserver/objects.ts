@@ -7,6 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../shared/clock.ts';
 import { type FieldError, fieldErr, StatusError, statusErr } from './errors.ts';
+import {
+  appliedFields,
+  encodeManagers,
+  type FieldSet,
+  managersFor,
+  nextManagers,
+  pruneUnapplied,
+  type WriteBy,
+} from './managed-fields.ts';
 import { generateName, validateLabels, validateName } from './names.ts';
 import {
   applyMerge,
@@ -23,6 +32,7 @@ import { pruneAndDefault } from './schema/structural.ts';
 import { validateSchema } from './schema/validate.ts';
 import { type FieldRequirement, type LabelSelector, matchFields, matchLabels } from './selectors.ts';
 import { keyOf, type Store, type Stored } from './store.ts';
+import { normalizeTimes, timestamp } from './times.ts';
 import type { KubeObject, ObjectMeta, PropagationPolicy, ResourceType, Schema } from './types.ts';
 import { apiVersionOf, isObject } from './types.ts';
 
@@ -32,7 +42,14 @@ export interface WriteOptions {
   dryRun?: boolean;
   fieldValidation?: FieldValidation;
   subresource?: 'status';
+  /** Who writes, for metadata.managedFields (the fieldManager parameter, or the User-Agent's prefix). */
+  fieldManager?: string;
+  /** Server-side apply: the fields of the applied configuration, and whether conflicts are forced. */
+  apply?: { applied: FieldSet; force: boolean };
 }
+
+/** The manager the server's own controllers write as (kube-controller-manager's User-Agent prefix). */
+export const CONTROLLER_MANAGER = 'kube-controller-manager';
 
 export interface WriteResult {
   obj: KubeObject;
@@ -84,10 +101,7 @@ export const finalizers = {
   crdCleanup: 'customresourcecleanup.apiextensions.k8s.io',
 };
 
-/** RFC 3339 with whole seconds, as metav1.Time serialises. */
-export function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export { timestamp };
 
 function withoutMetaAndStatus(o: KubeObject, dropStatus: boolean): Record<string, unknown> {
   const { metadata: _m, ...rest } = o;
@@ -355,8 +369,13 @@ export class ObjectService {
       }
     }
     if (!rt.builtin && rt.schema) {
-      const { metadata: _m, ...body } = obj;
-      const schemaErrs = validateSchema(body, withoutMetadataProps(rt.schema));
+      // The whole object is checked against the schema, metadata included: a CRD may restrict
+      // metadata.name and generateName (and nothing else there), and the server enforces it.
+      const { metadata: m, ...rest } = obj;
+      const meta: Record<string, unknown> = {};
+      if (m.name !== undefined) meta.name = m.name;
+      if (m.generateName !== undefined) meta.generateName = m.generateName;
+      const schemaErrs = validateSchema({ ...rest, metadata: meta }, rt.schema);
       errs.push(...schemaErrs);
       if (schemaErrs.some((e) => e.type === 'FieldValueTypeInvalid')) {
         errs.push(
@@ -402,6 +421,7 @@ export class ObjectService {
     if (m.resourceVersion)
       throw statusErr.badRequest('resourceVersion should not be set on objects to be created');
     this.#checkNamespace(rt, m.namespace, m.name);
+    const askedManagers = m.managedFields;
     const warnings = this.#prune(rt, obj, opts.fieldValidation);
     const now = this.#now();
     m.uid = randomUUID();
@@ -415,8 +435,10 @@ export class ObjectService {
       m.finalizers = [...new Set([...(m.finalizers ?? []), finalizers.crdCleanup])];
     }
     rt.defaulter?.(obj, undefined, now);
+    if (rt.builtin) normalizeTimes(obj);
     this.#validate(rt, obj, undefined);
     if (this.getStored(rt, m.namespace, m.name)) throw statusErr.alreadyExists(rt.group, rt.plural, m.name);
+    this.#track(rt, obj, undefined, askedManagers, opts, now);
     if (opts.dryRun) return { obj, warnings, created: true };
     const stored = this.#toStorage(rt, obj);
     const rv = this.store.nextResourceVersion();
@@ -467,6 +489,7 @@ export class ObjectService {
         'the object has been modified; please apply your changes to the latest version and try again',
       );
     }
+    const askedManagers = incoming.metadata.managedFields;
     let obj: KubeObject;
     let warnings: string[] = [];
     if (opts.subresource === 'status') {
@@ -501,6 +524,7 @@ export class ObjectService {
     if (om.generateName) m.generateName = om.generateName;
     const now = this.#now();
     rt.defaulter?.(obj, old, now);
+    if (rt.builtin) normalizeTimes(obj);
     if (rt.generation) {
       const gen = om.generation ?? 1;
       const changed = !deepEqual(
@@ -511,6 +535,7 @@ export class ObjectService {
     } else delete m.generation;
     this.#validate(rt, obj, current.obj);
     m.resourceVersion = om.resourceVersion;
+    this.#track(rt, obj, old, askedManagers, opts, now);
     if (deepEqual(obj, old)) return { obj: old, warnings };
     if (opts.dryRun) return { obj, warnings };
     if (
@@ -543,9 +568,42 @@ export class ObjectService {
     return this.present(rt, s.obj);
   }
 
+  /** Sets metadata.managedFields of `obj`, written over `old` (managed-fields.ts); may throw an apply conflict. */
+  #track(
+    rt: ResourceType,
+    obj: KubeObject,
+    old: KubeObject | undefined,
+    asked: unknown,
+    opts: WriteOptions,
+    now: Date,
+  ): void {
+    const by: WriteBy = {
+      manager: opts.fieldManager ?? 'unknown',
+      operation: opts.apply ? 'Apply' : 'Update',
+      apiVersion: apiVersionOf(rt),
+      ...(opts.subresource ? { subresource: opts.subresource } : {}),
+      ...(opts.apply ? { applied: opts.apply.applied, force: opts.apply.force } : {}),
+    };
+    const untracked = (o: KubeObject | undefined) =>
+      o ? { ...o, metadata: { ...o.metadata, managedFields: undefined } } : {};
+    const managers = nextManagers(
+      managersFor(old, asked, opts.subresource),
+      untracked(old),
+      untracked(obj),
+      by,
+      this.patchMeta(rt),
+      now,
+    );
+    const entries = encodeManagers(managers);
+    if (entries.length > 0) obj.metadata.managedFields = entries;
+    else delete obj.metadata.managedFields;
+  }
+
   patchMeta(rt: ResourceType): PatchMeta {
     if (rt.builtin) return builtinPatchMeta;
     return (path) => {
+      // A custom resource's metadata is ObjectMeta, merged as the built-ins' is.
+      if (path[0] === 'metadata') return builtinPatchMeta(path);
       let s: Schema | undefined = rt.schema;
       for (const p of path) {
         const next: Schema | undefined = s?.type === 'array' ? s.items : s;
@@ -581,12 +639,14 @@ export class ObjectService {
         const body = isObject(patch)
           ? { ...patch, metadata: { ...(isObject(patch.metadata) ? patch.metadata : {}), name } }
           : patch;
-        return this.create(rt, ns, body, opts);
+        const applied = appliedFields(body, this.patchMeta(rt));
+        return this.create(rt, ns, body, { ...opts, apply: { applied, force: opts.force === true } });
       }
       throw statusErr.notFound(rt.group, rt.plural, name);
     }
     const view = this.present(rt, current.obj);
     let result: unknown;
+    let applyAs: WriteOptions['apply'];
     switch (type) {
       case 'json':
         result = jsonPatch(view, patch);
@@ -614,8 +674,23 @@ export class ObjectService {
             `the API version in the data (${String(applied.apiVersion)}) does not match the expected API version (${apiVersionOf(rt)})`,
           );
         }
-        if (isObject(applied.metadata)) delete applied.metadata.resourceVersion;
-        result = applyMerge(view, applied, this.patchMeta(rt));
+        if (isObject(applied.metadata)) {
+          if (applied.metadata.managedFields !== undefined)
+            throw statusErr.badRequest('metadata.managedFields must be nil');
+          delete applied.metadata.resourceVersion;
+        }
+        const meta = this.patchMeta(rt);
+        const set = appliedFields(applied, meta);
+        result = applyMerge(view, applied, meta);
+        const by: WriteBy = {
+          manager: opts.fieldManager ?? 'unknown',
+          operation: 'Apply',
+          apiVersion: apiVersionOf(rt),
+          applied: set,
+          ...(opts.subresource ? { subresource: opts.subresource } : {}),
+        };
+        pruneUnapplied(result, managersFor(view, undefined, opts.subresource), by, meta);
+        applyAs = { applied: set, force: opts.force === true };
         break;
       }
     }
@@ -632,7 +707,7 @@ export class ObjectService {
     }
     const checked = this.#checkTypeMeta(rt, obj);
     checked.metadata.name = name;
-    return this.#updateFrom(rt, current, checked, opts);
+    return this.#updateFrom(rt, current, checked, applyAs ? { ...opts, apply: applyAs } : opts);
   }
 
   async delete(
@@ -715,7 +790,7 @@ export class ObjectService {
       const obj = structuredClone(this.present(rt, cur.obj));
       obj.metadata.finalizers = (obj.metadata.finalizers ?? []).filter((f) => f !== finalizer);
       try {
-        await this.#updateFrom(rt, cur, obj, {});
+        await this.#updateFrom(rt, cur, obj, { fieldManager: CONTROLLER_MANAGER });
         return;
       } catch (e) {
         if (!(e instanceof StatusError && e.code === 409)) throw e;
@@ -727,7 +802,7 @@ export class ObjectService {
   async writeAs(rt: ResourceType, cur: Stored, mutate: (o: KubeObject) => void): Promise<void> {
     const obj = structuredClone(this.present(rt, cur.obj));
     mutate(obj);
-    await this.#updateFrom(rt, cur, obj, {});
+    await this.#updateFrom(rt, cur, obj, { fieldManager: CONTROLLER_MANAGER });
   }
 
   /** Removes an object whose last blocker is gone without an update (namespace finalize). */

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { StatusError } from './errors.ts';
 import type { ObjectService } from './objects.ts';
+import { boolParam, intParam } from './query.ts';
 import type { ResourceType } from './types.ts';
 
 const FOLLOW_POLL_MS = 200;
@@ -19,11 +20,10 @@ function badRequest(message: string): StatusError {
   return new StatusError(400, 'BadRequest', message);
 }
 
-function intParam(q: URLSearchParams, name: string): number | undefined {
-  const v = q.get(name);
-  if (v === null) return undefined;
-  if (!/^\d+$/.test(v)) throw badRequest(`${name}: expected a non-negative integer, got "${v}"`);
-  return Number(v);
+function countParam(q: URLSearchParams, name: string): number | undefined {
+  const n = intParam(q, name);
+  if (n !== undefined && n < 0) throw badRequest(`${name}: expected a non-negative integer, got "${n}"`);
+  return n;
 }
 
 /** The last `n` lines of `text` (a final newline does not count as the start of a line). */
@@ -59,12 +59,12 @@ export async function servePodLog(
   if (container !== null && !names.includes(container)) {
     throw badRequest(`container ${container} is not valid for pod ${name}`);
   }
-  if (q.get('previous') === 'true') {
+  if (boolParam(q, 'previous')) {
     throw badRequest(`previous terminated container in pod "${name}" not found`);
   }
-  const tailLines = intParam(q, 'tailLines');
-  const limitBytes = intParam(q, 'limitBytes');
-  const follow = q.get('follow') === 'true';
+  const tailLines = countParam(q, 'tailLines');
+  const limitBytes = countParam(q, 'limitBytes');
+  const follow = boolParam(q, 'follow');
   const file = logDir ? join(logDir, ns, `${name}.log`) : undefined;
   const text = file ? await readFile(file, 'utf8').catch(() => '') : '';
   let out = Buffer.from(tailLines === undefined ? text : tail(text, tailLines));

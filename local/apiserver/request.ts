@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { StatusError, statusErr } from './errors.ts';
 import type { FieldValidation } from './objects.ts';
 import { decodeKubeProtobuf } from './protobuf.ts';
+import { optionalBoolParam } from './query.ts';
 import type { PropagationPolicy } from './types.ts';
 
 export interface ResourcePath {
@@ -116,9 +117,7 @@ export function propagationOf(q: URLSearchParams, body: unknown): PropagationPol
   };
   const v = b.propagationPolicy ?? q.get('propagationPolicy') ?? undefined;
   if (v === undefined || v === '') {
-    const orphan =
-      b.orphanDependents ??
-      (q.get('orphanDependents') === null ? undefined : q.get('orphanDependents') === 'true');
+    const orphan = b.orphanDependents ?? optionalBoolParam(q, 'orphanDependents');
     if (orphan === true) return 'Orphan';
     if (orphan === false) return 'Background';
     return undefined;
@@ -127,19 +126,6 @@ export function propagationOf(q: URLSearchParams, body: unknown): PropagationPol
   throw statusErr.badRequest(
     `propagationPolicy: Unsupported value: ${JSON.stringify(v)}: supported values: "Background", "Foreground", "Orphan"`,
   );
-}
-
-export function intParam(q: URLSearchParams, name: string): number | undefined {
-  const v = q.get(name);
-  if (v === null || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw statusErr.badRequest(`${name}: Invalid value: "${v}": must be an integer`);
-  return n;
-}
-
-export function boolParam(q: URLSearchParams, name: string): boolean {
-  const v = q.get(name);
-  return v === 'true' || v === '1';
 }
 
 export type AcceptAs = { as: 'Table' | 'PartialObjectMetadata' | 'PartialObjectMetadataList' | 'json' };

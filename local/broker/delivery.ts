@@ -84,15 +84,22 @@ export async function attempt(
   const headers = stringHeaders(msg.headers);
   const empty = msg.body === undefined || msg.body === null || msg.body === '';
   // An event without data goes without a body and without a content type, as the Go SDK sends it
-  // (faas-js-runtime refuses an empty body labelled application/json).
-  if (empty) delete headers['content-type'];
+  // (faas-js-runtime refuses an empty body labelled application/json). Nor does an event without
+  // a datacontenttype get one: the SDK's binary() labels it application/json, the Go SDK (the
+  // PingSource adapter, Knative's broker) sends no Content-Type then.
+  if (empty || ev.datacontenttype === undefined) delete headers['content-type'];
   const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])];
   let res: Response;
   try {
     res = await fetch(url, {
       method: 'POST',
       headers: { ...headers, prefer: 'reply', ...opts.headers },
-      body: empty ? null : (msg.body as string | Uint8Array<ArrayBuffer>),
+      // Bytes, not a string: fetch labels a string body text/plain when no content type is set.
+      body: empty
+        ? null
+        : typeof msg.body === 'string'
+          ? Buffer.from(msg.body)
+          : (msg.body as Uint8Array<ArrayBuffer>),
       signal: AbortSignal.any(signals),
     });
   } catch (e) {

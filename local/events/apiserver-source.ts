@@ -72,7 +72,8 @@ export function startApiServerSource(opts: ApiServerSourceOptions): RunningSourc
   const log = opts.log.child({ apiServerSource: `${ns}/${source.metadata.name}` });
   const clock = opts.clock ?? systemClock;
   const server = serverOf(kc);
-  const refMode = spec.mode === 'Reference';
+  // Knative defaults a missing mode to Reference (validation.ts; startEventSources admits the spec).
+  const refMode = (spec.mode || 'Reference') === 'Reference';
   const filter: EventPredicate | undefined = spec.filters?.length
     ? compileAll(spec.filters, 'spec.filters')
     : undefined;

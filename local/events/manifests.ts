@@ -3,7 +3,8 @@
  * local sources and broker: a kustomization's `resources` (files and folders, recursively), its
  * `namespace` (namespaced kinds only), `labels`/`commonLabels`, `commonAnnotations` and `patches`
  * (inline or from a file, with a `target` of kind/name/namespace/group/version: a JSON 6902 op
- * list, or an object merged as a JSON merge patch — close to a strategic merge for these kinds);
+ * list, an object merged as a JSON merge patch — close to a strategic merge for these kinds — or
+ * `$patch: delete`, which drops the objects it targets);
  * or, without a kustomization, every *.yaml in the folder. Other kustomize features (generators,
  * components, replacements) are refused by name, not ignored.
  */
@@ -105,6 +106,12 @@ async function loadKustomization(dir: string, text: string, file: string): Promi
     if (text === undefined) throw new Error(`${file}: patches[${i}] has neither patch nor path`);
     const body = parseYaml(text) as unknown;
     const targets = out.filter((o) => (p.target ? matchesTarget(o, p.target) : sameObject(o, body)));
+    if (isDeletePatch(body)) {
+      // A strategic-merge `$patch: delete` removes the objects it targets (kustomize's way to
+      // drop a resource that a base brings).
+      for (const o of targets) out.splice(out.indexOf(o), 1);
+      continue;
+    }
     for (const o of targets) {
       const patched = Array.isArray(body)
         ? jsonpatch.applyPatch(structuredClone(o), body as jsonpatch.Operation[], true, false).newDocument
@@ -131,6 +138,10 @@ function matchesTarget(o: Manifest, t: PatchTarget): boolean {
     re(t.group, group ?? '') &&
     re(t.version, version ?? '')
   );
+}
+
+function isDeletePatch(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { $patch?: unknown }).$patch === 'delete';
 }
 
 /** A patch without target applies to the object it names. */

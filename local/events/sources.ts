@@ -11,6 +11,7 @@ import { isApiServerSource, isPingSource, type Manifest } from './knative.ts';
 import { type KubeTarget, toKubeConfig } from './kube.ts';
 import { loadManifests } from './manifests.ts';
 import { type PingMode, type RunningPing, startPingSource } from './ping-source.ts';
+import { admitApiServerSource, type Features, featuresIn } from './validation.ts';
 
 export interface EventSourcesOptions {
   /** The eventing manifests: loaded, or a file or folder (kustomization) to load. */
@@ -26,6 +27,11 @@ export interface EventSourcesOptions {
   retry?: RetryPolicy;
   /** How often a kind that is not served yet (its CRD comes later) is looked for; default 1 s. */
   discoveryRetryMs?: number;
+  /**
+   * Knative's feature flags (config-features), e.g. `{'new-apiserversource-filters': 'enabled'}`;
+   * a `config-features` ConfigMap among the manifests counts too. Default: every Alpha flag off.
+   */
+  features?: Features;
   /** How long start waits for every watch to open; default 30 s. */
   readyTimeoutMs?: number;
   log?: Logger;
@@ -48,6 +54,9 @@ export async function startEventSources(opts: EventSourcesOptions): Promise<Even
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger({ component: 'event-sources' });
   const retry = opts.retry ?? ADAPTER_RETRY;
+  const features = { ...featuresIn(manifests), ...opts.features };
+  // Refuse what the eventing webhook would refuse, before anything starts.
+  const admitted = manifests.map((m) => (isApiServerSource(m) ? admitApiServerSource(m, features) : m));
   const apiSources = new Map<string, RunningSource>();
   const pings = new Map<string, RunningPing>();
   const key = (m: Manifest) => `${m.metadata.namespace}/${m.metadata.name}`;
@@ -55,7 +64,7 @@ export async function startEventSources(opts: EventSourcesOptions): Promise<Even
     await Promise.all([...apiSources.values(), ...pings.values()].map((s) => s.close()));
   };
   try {
-    for (const m of manifests) {
+    for (const m of admitted) {
       if (isPingSource(m)) {
         const sinkUrl = resolveDestination(m.spec.sink, m.metadata.namespace, opts.sinks);
         const ticks: PingMode = opts.ping ?? { mode: 'schedule' };

@@ -80,7 +80,7 @@ export const backupKind: KindDef = {
   plural: 'backups',
   singular: 'backup',
   shortNames: ['bk'],
-  categories: ['cairn', 'backup'],
+  categories: ['cairn'],
   description,
   schema: objectSchema(BackupSpec, BackupStatus, description),
   printerColumns: [

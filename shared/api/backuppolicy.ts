@@ -70,7 +70,7 @@ export const backupPolicyKind: KindDef = {
   plural: 'backuppolicies',
   singular: 'backuppolicy',
   shortNames: ['bpol'],
-  categories: ['cairn', 'backup'],
+  categories: ['cairn'],
   description,
   schema: objectSchema(BackupPolicySpec, PolicyStatus, description),
   printerColumns: [

@@ -1,8 +1,8 @@
 /**
- * Turns a Cairn kind's TypeBox schema into JSON Schema: the CRD's structural openAPIV3Schema
- * (`toCrd`) and the stricter schema runtime validation uses (`jsonSchemaOf`, which keeps
- * `additionalProperties: false` so unknown fields are refused with their path, as kubectl's
- * strict field validation does).
+ * Turns a Cairn kind's TypeBox schema into the CRD's structural openAPIV3Schema (`toCrd`). The
+ * API server validates objects against it (in a cluster, and the emulator of `npm start` as
+ * kube-apiserver does); there is no second validator (tests validate through the emulator's,
+ * test/api-validation.ts).
  */
 import type { TSchema } from '@sinclair/typebox';
 import { GROUP, type KindDef, VERSION } from './kinds.ts';
@@ -43,11 +43,6 @@ function convert(node: Json, structural: boolean): Json {
 function plain(schema: TSchema): Json {
   // JSON round trip drops TypeBox's symbol-keyed metadata.
   return JSON.parse(JSON.stringify(schema)) as Json;
-}
-
-/** The JSON Schema runtime validation uses for a kind (unknown fields are errors). */
-export function jsonSchemaOf(def: KindDef): JsonObject {
-  return convert(plain(def.schema), false) as JsonObject;
 }
 
 export interface CustomResourceDefinition {

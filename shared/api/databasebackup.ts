@@ -104,7 +104,7 @@ export const databaseBackupKind: KindDef = {
   plural: 'databasebackups',
   singular: 'databasebackup',
   shortNames: ['dbbackup', 'dbb'],
-  categories: ['cairn', 'backup'],
+  categories: ['cairn'],
   description: 'A schedule of logical dumps of a database (PostgreSQL, MySQL, MariaDB) to S3, GCS or a PVC.',
   schema: objectSchema(
     DatabaseBackupSpec,

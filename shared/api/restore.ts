@@ -113,7 +113,7 @@ export const restoreKind: KindDef = {
   plural: 'restores',
   singular: 'restore',
   shortNames: ['rst'],
-  categories: ['cairn', 'backup'],
+  categories: ['cairn'],
   description,
   schema: objectSchema(RestoreSpec, RestoreStatus, description),
   printerColumns: [

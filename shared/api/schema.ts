@@ -1,7 +1,7 @@
 /**
  * Building blocks for Cairn's API schemas. The schemas are written with TypeBox so that one
- * definition gives the static type (`Static<…>`), the runtime validation and the CRD's
- * openAPIV3Schema. Only constructs a Kubernetes *structural* schema accepts are used here: no
+ * definition gives the static type (`Static<…>`) and the CRD's openAPIV3Schema, which the API
+ * server validates objects against. Only constructs a Kubernetes *structural* schema accepts are used here: no
  * unions (enums are string `enum`s), no `$ref`, `additionalProperties` only for maps.
  */
 import { type TString, type TUnsafe, Type } from '@sinclair/typebox';

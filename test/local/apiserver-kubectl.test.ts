@@ -15,6 +15,8 @@ test.before(async () => {
   emu = await startEmulator();
   const r = await emu.kubectl(['apply', '-f', join(fixtures, 'crds')]);
   if (r.code !== 0) throw new Error(`applying the fixture CRDs failed: ${r.stderr}`);
+  const cairn = await emu.kubectl(['apply', '-f', 'crds/']);
+  if (cairn.code !== 0) throw new Error(`applying crds/ failed: ${cairn.stderr}`);
 });
 test.after.always(async () => {
   await emu?.close();
@@ -445,4 +447,30 @@ test('kubectl create secret generic and configmap (protobuf bodies) work', async
   const table = await emu.kubectl(['get', 'secrets,configmaps', '-n', n]);
   t.regex(table.stdout, /secret\/s3-credentials\s+Opaque\s+1/);
   t.regex(table.stdout, /configmap\/settings\s+1/);
+});
+
+test('kubectl get/describe backup NAME work: no CRD lists a category named like a resource', async (t) => {
+  // kubectl expands categories before names, so a category `backup` turned `get backup NAME` into
+  // "you must specify only one resource" (issue 14, item 8).
+  const n = await ns('categories');
+  const made = await emu.kubectl(
+    ['apply', '-n', n, '-f', '-'],
+    `apiVersion: backup.cairn.dev/v1alpha1
+kind: Backup
+metadata: {name: nightly-1}
+spec:
+  policyRef: {kind: BackupPolicy, name: nightly}
+`,
+  );
+  t.is(made.code, 0, made.stderr);
+  const get = await emu.kubectl(['get', '-n', n, 'backup', 'nightly-1', '-o', 'name']);
+  t.is(get.code, 0, get.stderr);
+  t.is(get.stdout.trim(), 'backup.backup.cairn.dev/nightly-1');
+  const describe = await emu.kubectl(['describe', '-n', n, 'backup', 'nightly-1']);
+  t.is(describe.code, 0, describe.stderr);
+  t.regex(describe.stdout, /^Name:\s+nightly-1$/m);
+  // The category `cairn` still lists every kind at once.
+  const all = await emu.kubectl(['get', '-n', n, 'cairn', '-o', 'name']);
+  t.is(all.code, 0, all.stderr);
+  t.deepEqual(all.stdout.trim().split('\n'), ['backup.backup.cairn.dev/nightly-1']);
 });

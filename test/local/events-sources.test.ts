@@ -159,7 +159,13 @@ test('the Jobs source sends only objects that match its label selector, Pods too
 });
 
 test('owner, namespaceSelector, filters and ceOverrides apply as in the adapter', async (t) => {
+  // spec.filters needs Knative's Alpha feature new-apiserversource-filters (off by default).
   const manifests = parseManifests(`
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: config-features, namespace: knative-eventing}
+data: {new-apiserversource-filters: enabled}
+---
 apiVersion: sources.knative.dev/v1
 kind: ApiServerSource
 metadata: {name: owned-pods, namespace: cairn-system}

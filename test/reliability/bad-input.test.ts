@@ -1,6 +1,6 @@
 /**
  * Bad input (issue 9): a catalogue of malformed and hostile resources and events. Each gets a
- * schema error (shared/api/validate.ts, or real kubectl against the API emulator with the
+ * schema error (the API server's validation, test/api-validation.ts, or real kubectl against the API emulator with the
  * project's CRDs), a 4xx from the function over HTTP, or — when it passes the schema — a refusal by
  * the function: Ready=False / phase Failed with a reason, and a Warning Event. Never a crash, never
  * a command built from user text.
@@ -26,15 +26,15 @@ import { plan as evaluatorPlan } from '../../functions/schedule-evaluator/handle
 import { startApiServer } from '../../local/apiserver/index.ts';
 import { installCrds } from '../../local/runtime.ts';
 import { API_VERSION, type Restore } from '../../shared/api/index.ts';
-import { fieldErrors } from '../../shared/api/validate.ts';
 import type { Planner } from '../../shared/function.ts';
 import type { Action, Plan } from '../../shared/plan.ts';
+import { fieldErrors } from '../api-validation.ts';
 import { backup, backupPolicy, databaseBackup } from '../builders.ts';
 import { type Harness, startFunction } from '../function-harness.ts';
 import { kubectlPath } from '../local/apiserver-helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
-// 1. Resources the schema refuses (validate.ts: the same schema the CRDs carry)
+// 1. Resources the schema refuses (the API server's validation of the CRDs: test/api-validation.ts)
 
 const dbb = (spec: Record<string, unknown>, meta: Record<string, unknown> = {}) => ({
   apiVersion: API_VERSION,
@@ -104,8 +104,8 @@ const schemaCases: [string, object, string][] = [
 ];
 
 for (const [title, obj, field] of schemaCases) {
-  test(`schema refuses: ${title}`, (t) => {
-    const errors = fieldErrors('DatabaseBackup', obj);
+  test(`schema refuses: ${title}`, async (t) => {
+    const errors = await fieldErrors('DatabaseBackup', obj);
     t.true(
       errors.some((e) => e.field === field),
       `expected an error naming ${field}, got ${JSON.stringify(errors).slice(0, 300)}`,

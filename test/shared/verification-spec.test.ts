@@ -1,13 +1,16 @@
-/** spec.verification: bad specs are refused with the field named, good ones pass and get defaults. */
+/**
+ * spec.verification: bad specs are refused with the field named, good ones pass and get defaults —
+ * as the API server validates them (test/api-validation.ts).
+ */
 import test from 'ava';
-import { fieldErrors } from '../../shared/api/validate.ts';
+import { admit, fieldErrors } from '../api-validation.ts';
 import { backupPolicy, databaseBackup } from '../builders.ts';
 
 const dbb = (verification: unknown) => databaseBackup('pg', { verification } as never);
 const bpol = (verification: unknown) => backupPolicy('vols', { verification } as never);
-const fields = (kind: string, obj: unknown) => fieldErrors(kind, obj).map((e) => e.field);
+const fields = async (kind: string, obj: unknown) => (await fieldErrors(kind, obj)).map((e) => e.field);
 
-test('a database verification with sql checks and a volume verification with file checks are accepted, with defaults', (t) => {
+test('a database verification with sql checks and a volume verification with file checks are accepted, with defaults', async (t) => {
   const d = dbb({
     everyNthBackup: 3,
     checks: [
@@ -15,14 +18,16 @@ test('a database verification with sql checks and a volume verification with fil
       { name: 'version', sql: 'select version from meta', expect: '7' },
     ],
   });
-  t.deepEqual(fieldErrors('DatabaseBackup', d), []);
-  t.like(d.spec.verification, { suspend: false, activeDeadlineSeconds: 3600 });
+  const admitted = await admit('DatabaseBackup', d);
+  t.deepEqual(admitted.errors, []);
+  const spec = admitted.obj?.spec as typeof d.spec | undefined;
+  t.like(spec?.verification, { suspend: false, activeDeadlineSeconds: 3600 });
   const v = bpol({
     schedule: '0 4 * * 0',
     target: { pvc: { claimName: 'scratch' } },
     checks: [{ name: 'db-file', file: 'data/app.db', minSizeBytes: 1024 }],
   });
-  t.deepEqual(fieldErrors('BackupPolicy', v), []);
+  t.deepEqual(await fieldErrors('BackupPolicy', v), []);
 });
 
 const bad: [string, string, unknown, string][] = [
@@ -87,13 +92,13 @@ const bad: [string, string, unknown, string][] = [
   ],
 ];
 for (const [what, kind, verification, field] of bad) {
-  test(`refused, naming ${field}: ${what}`, (t) => {
+  test(`refused, naming ${field}: ${what}`, async (t) => {
     const obj = kind === 'DatabaseBackup' ? dbb(verification) : bpol(verification);
-    t.deepEqual(fields(kind, obj), [field]);
+    t.deepEqual(await fields(kind, obj), [field]);
   });
 }
 
-test('checks on a Restore are for purpose verification only', (t) => {
+test('checks on a Restore are for purpose verification only', async (t) => {
   const restore = (purpose?: string) => ({
     apiVersion: 'backup.cairn.dev/v1alpha1',
     kind: 'Restore',
@@ -105,6 +110,6 @@ test('checks on a Restore are for purpose verification only', (t) => {
       checks: [{ name: 'one', sql: 'select 1', expect: '1' }],
     },
   });
-  t.deepEqual(fields('Restore', restore()), ['spec.checks']);
-  t.deepEqual(fields('Restore', restore('verification')), []);
+  t.deepEqual(await fields('Restore', restore()), ['spec.checks']);
+  t.deepEqual(await fields('Restore', restore('verification')), []);
 });

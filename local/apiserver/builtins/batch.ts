@@ -42,7 +42,8 @@ export const jobs = builtin({
   // batch/v1 Jobs orphan their pods unless the delete says otherwise (kept for compatibility by
   // the real server, which warns about it; kubectl sends propagationPolicy=Background itself).
   defaultPropagation: 'Orphan',
-  returnDeletedObject: true,
+  // A Job's storage sets no ReturnDeletedObject: a deletion done at once answers a Status.
+  returnDeletedObject: false,
   schemaName: 'io.k8s.api.batch.v1.Job',
   schema: kindSchema('Job represents the configuration of a single job.', {
     spec: {

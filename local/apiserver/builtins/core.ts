@@ -167,6 +167,7 @@ export const serviceaccounts = builtin({
   plural: 'serviceaccounts',
   namespaced: true,
   shortNames: ['sa'],
+  returnDeletedObject: true,
   schemaName: 'io.k8s.api.core.v1.ServiceAccount',
   schema: kindSchema(
     'ServiceAccount binds together a name, a principal that can be authenticated, and a set of secrets.',
@@ -293,6 +294,7 @@ export const pods = builtin({
   shortNames: ['po'],
   categories: ['all'],
   hasStatus: true,
+  returnDeletedObject: true,
   schemaName: 'io.k8s.api.core.v1.Pod',
   schema: kindSchema('Pod is a collection of containers that can run on a host.', {
     spec: podSpec,
@@ -461,6 +463,7 @@ export const persistentvolumeclaims = builtin({
   namespaced: true,
   shortNames: ['pvc'],
   hasStatus: true,
+  returnDeletedObject: true,
   schemaName: 'io.k8s.api.core.v1.PersistentVolumeClaim',
   schema: kindSchema("PersistentVolumeClaim is a user's request for and claim to a persistent volume", {
     spec: {

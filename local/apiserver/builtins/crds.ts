@@ -2,9 +2,11 @@
  * apiextensions.k8s.io/v1 CustomResourceDefinition as a resource, and what a stored CRD turns
  * into: one served ResourceType per served version, all sharing one storage.
  */
+
 import { type FieldError, fieldErr } from '../errors.ts';
 import { checkRules } from '../schema/cel.ts';
 import { crdTable } from '../table.ts';
+import { timestamp } from '../times.ts';
 import type { KubeObject, PrinterColumn, ResourceType, Schema } from '../types.ts';
 import { isObject } from '../types.ts';
 import { builtin } from './define.ts';
@@ -50,7 +52,7 @@ function setCondition(
   const c = {
     type,
     status: 'True',
-    lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    lastTransitionTime: timestamp(now),
     reason,
     message,
   };

@@ -18,6 +18,18 @@ ajv.addFormat('int32', {
   validate: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** 31,
 });
 ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
+// JSON numbers reach kube-apiserver as int64 when written as integers that fit, else as float64;
+// `type: integer` takes a float64 only when it is integral and within ±(2^53-1)
+// (kube-openapi's validator, swag.IsFloat64AJSONInteger). JavaScript cannot tell `1e20` from
+// `100000000000000000000`, so an integer is a safe integer here (a literal between 2^53 and
+// 2^63 that kube would take is refused: the one difference).
+ajv.addKeyword({
+  keyword: 'x-cairn-int64',
+  type: 'number',
+  schemaType: 'boolean',
+  validate: (_on: boolean, n: number) => Number.isSafeInteger(n),
+  errors: false,
+});
 
 /** Rewrites an OpenAPI v3.0 structural schema into the JSON Schema dialect ajv speaks. */
 export function toJsonSchema(s: Schema): Record<string, unknown> {
@@ -45,6 +57,7 @@ export function toJsonSchema(s: Schema): Record<string, unknown> {
     out.exclusiveMaximum = s.maximum;
     delete out.maximum;
   }
+  if (s.type === 'integer' || s['x-kubernetes-int-or-string']) out['x-cairn-int64'] = true;
   if (s['x-kubernetes-int-or-string']) out.type = ['integer', 'string'];
   if (s.nullable && typeof out.type === 'string') out.type = [out.type, 'null'];
   if (s.nullable && Array.isArray(out.enum)) out.enum = [...out.enum, null];
@@ -66,7 +79,7 @@ function validatorFor(schema: Schema): ValidateFunction {
 export function jsonTypeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? 'integer' : 'number';
   return typeof v === 'object' ? 'object' : typeof v;
 }
 
@@ -100,6 +113,10 @@ function toFieldError(e: ErrorObject, root: unknown): FieldError | undefined {
           .filter((x) => x !== null)
           .map((x) => (typeof x === 'string' ? x : JSON.stringify(x))),
       );
+    case 'x-cairn-int64': {
+      const got = jsonTypeName(data);
+      return fieldErr.typeInvalid(path, got, `${name} in body must be of type integer: "${got}"`);
+    }
     case 'type': {
       const want = String(p.type)
         .split(',')
@@ -161,11 +178,59 @@ function toFieldError(e: ErrorObject, root: unknown): FieldError | undefined {
 /** Validates against the schema; field errors in kube's words. */
 export function validateSchema(obj: unknown, schema: Schema): FieldError[] {
   const v = validatorFor(schema);
-  if (v(obj)) return [];
   const out: FieldError[] = [];
-  for (const e of v.errors ?? []) {
-    const fe = toFieldError(e, obj);
-    if (fe) out.push(fe);
+  if (!v(obj)) {
+    for (const e of v.errors ?? []) {
+      const fe = toFieldError(e, obj);
+      if (fe) out.push(fe);
+    }
+  }
+  out.push(...listSetsAndMaps(obj, schema, ''));
+  return out;
+}
+
+/**
+ * apiextensions-apiserver's ValidateListSetsAndMaps: a `set` list holds no value twice, a `map`
+ * list no two items with the same keys (`spec.x[1]: Duplicate value: "a"`).
+ */
+function listSetsAndMaps(value: unknown, schema: Schema | undefined, path: string): FieldError[] {
+  if (!schema || value === null || typeof value !== 'object') return [];
+  const out: FieldError[] = [];
+  if (Array.isArray(value)) {
+    const type = schema['x-kubernetes-list-type'];
+    const keys = schema['x-kubernetes-list-map-keys'] ?? [];
+    if (type === 'set' || (type === 'map' && keys.length > 0)) {
+      const seen = new Set<string>();
+      value.forEach((item, i) => {
+        const id =
+          type === 'set'
+            ? JSON.stringify(item)
+            : JSON.stringify(
+                keys.map((k) =>
+                  item && typeof item === 'object' ? (item as Record<string, unknown>)[k] : undefined,
+                ),
+              );
+        if (seen.has(id)) {
+          const shown =
+            type === 'set'
+              ? item
+              : Object.fromEntries(keys.map((k) => [k, (item as Record<string, unknown>)[k]]));
+          out.push(fieldErr.duplicate(`${path}[${i}]`, shown));
+        }
+        seen.add(id);
+      });
+    }
+    value.forEach((item, i) => {
+      out.push(...listSetsAndMaps(item, schema.items, `${path}[${i}]`));
+    });
+    return out;
+  }
+  const o = value as Record<string, unknown>;
+  const addl = typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined;
+  for (const [k, v] of Object.entries(o)) {
+    const sub = schema.properties?.[k] ?? addl;
+    const child = schema.properties?.[k] ? (path ? `${path}.${k}` : k) : `${path}[${k}]`;
+    out.push(...listSetsAndMaps(v, sub, child));
   }
   return out;
 }
