@@ -9,16 +9,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseAllDocuments } from 'yaml';
+import { type ApiTarget, apiFetch, apiTargetOf } from '../fixtures/api.ts';
 import { fixtures, type JsonAny } from './apiserver-helpers.ts';
 
 const main = new URL('../../local/apiserver/main.ts', import.meta.url).pathname;
 
-async function startChild(stateDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, '--port', '0', '--state-dir', stateDir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CAIRN_LOG_LEVEL: 'warn' },
-  });
-  const url = await new Promise<string>((resolve, reject) => {
+async function startChild(stateDir: string): Promise<{ child: ChildProcess; api: ApiTarget }> {
+  const kubeconfig = join(stateDir, 'kubeconfig');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', main, '--port', '0', '--state-dir', stateDir, '--kubeconfig', kubeconfig],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CAIRN_LOG_LEVEL: 'warn' } },
+  );
+  await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
@@ -27,7 +30,7 @@ async function startChild(stateDir: string): Promise<{ child: ChildProcess; url:
     });
     child.once('exit', (code) => reject(new Error(`apiserver exited early with ${code}`)));
   });
-  return { child, url };
+  return { child, api: apiTargetOf(kubeconfig) };
 }
 
 const exited = (child: ChildProcess) =>
@@ -36,8 +39,8 @@ const exited = (child: ChildProcess) =>
     else child.once('exit', (code) => resolve(code));
   });
 
-async function post(url: string, path: string, body: unknown): Promise<{ status: number; body: JsonAny }> {
-  const res = await fetch(url + path, {
+async function post(api: ApiTarget, path: string, body: unknown): Promise<{ status: number; body: JsonAny }> {
+  const res = await apiFetch(api, path, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
@@ -48,9 +51,10 @@ async function post(url: string, path: string, body: unknown): Promise<{ status:
 test('a SIGKILL mid-stream loses no acknowledged create, and resourceVersion keeps increasing after restart', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-apiserver-state-'));
   try {
-    let { child, url } = await startChild(dir);
+    let { child, api } = await startChild(dir);
+    const firstToken = api.token;
     const crd = parseAllDocuments(readFileSync(join(fixtures, 'crds', 'backupruns.yaml'), 'utf8'))[0]!.toJS();
-    t.is((await post(url, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
+    t.is((await post(api, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
     const acked = new Map<string, number>();
     let stop = false;
     let attempted = 0;
@@ -59,7 +63,7 @@ test('a SIGKILL mid-stream loses no acknowledged create, and resourceVersion kee
         const name = `run-${w}-${i}`;
         attempted++;
         try {
-          const r = await post(url, '/apis/fixtures.cairn.dev/v1alpha1/namespaces/default/backupruns', {
+          const r = await post(api, '/apis/fixtures.cairn.dev/v1alpha1/namespaces/default/backupruns', {
             apiVersion: 'fixtures.cairn.dev/v1alpha1',
             kind: 'BackupRun',
             metadata: { name },
@@ -79,24 +83,25 @@ test('a SIGKILL mid-stream loses no acknowledged create, and resourceVersion kee
     await Promise.all(workers);
     t.true(attempted >= acked.size);
 
-    ({ child, url } = await startChild(dir));
+    ({ child, api } = await startChild(dir));
+    t.is(api.token, firstToken, 'the state folder keeps the token');
     try {
       const list = (await (
-        await fetch(`${url}/apis/fixtures.cairn.dev/v1alpha1/namespaces/default/backupruns`)
+        await apiFetch(api, '/apis/fixtures.cairn.dev/v1alpha1/namespaces/default/backupruns')
       ).json()) as JsonAny;
       const present = new Set<string>(list.items.map((i: JsonAny) => i.metadata.name));
       const lost = [...acked.keys()].filter((n) => !present.has(n));
       t.deepEqual(lost, [], 'every acknowledged create survived');
       const maxAcked = Math.max(...acked.values());
       t.true(Number(list.metadata.resourceVersion) >= maxAcked);
-      const after = await post(url, '/apis/fixtures.cairn.dev/v1alpha1/namespaces/default/backupruns', {
+      const after = await post(api, '/apis/fixtures.cairn.dev/v1alpha1/namespaces/default/backupruns', {
         apiVersion: 'fixtures.cairn.dev/v1alpha1',
         kind: 'BackupRun',
         metadata: { name: 'after-restart' },
       });
       t.is(after.status, 201, JSON.stringify(after.body));
       t.true(Number(after.body.metadata.resourceVersion) > Number(list.metadata.resourceVersion));
-      const ns = (await (await fetch(`${url}/api/v1/namespaces/default`)).json()) as JsonAny;
+      const ns = (await (await apiFetch(api, '/api/v1/namespaces/default')).json()) as JsonAny;
       t.is(ns.metadata.name, 'default');
     } finally {
       child.kill('SIGTERM');
