@@ -99,7 +99,10 @@ export class Journal {
     let partLen = 0;
     let overlong = false;
     try {
-      for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+      for await (const chunk of fh.createReadStream({
+        highWaterMark: 1 << 20,
+        autoClose: false,
+      }) as AsyncIterable<Buffer>) {
         let start = 0;
         for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
           if (!overlong) parts.push(chunk.subarray(start, nl));
