@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { MAX_BODY_DEPTH } from '../../local/apiserver/guard.ts';
 import { startApiServer } from '../../local/apiserver/index.ts';
-import { type ApiTarget, apiFetch, trustCa } from '../fixtures/api.ts';
+import { type ApiTarget, apiFetch, authorized, trustCa } from '../fixtures/api.ts';
 import { fixtures, kubectlPath, startEmulator } from './apiserver-helpers.ts';
 
 const run = promisify(execFile);
@@ -205,7 +205,7 @@ test('a request addressed to a name other than loopback is refused even with the
   const emu = await startEmulator();
   t.teardown(() => emu.close());
   const port = new URL(emu.server.url).port;
-  const auth = { authorization: `Bearer ${emu.server.token}` };
+  const auth = authorized(emu.server);
   for (const host of [
     `evil.example:${port}`,
     `10.0.0.1:${port}`,
@@ -245,7 +245,7 @@ test("a malformed % escape in the path is Go's plain 400, not a 500", async (t) 
   ]) {
     const res = await raw(emu.server, {
       path,
-      headers: { host: new URL(emu.server.url).host, authorization: `Bearer ${emu.server.token}` },
+      headers: authorized(emu.server, { host: new URL(emu.server.url).host }),
     });
     t.is(res.status, 400, path);
     t.is(res.body, '400 Bad Request', path);
