@@ -21,7 +21,7 @@
 
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { request } from 'node:http';
+import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,6 +39,7 @@ import { type KubeObjectLike, resourceEvent } from '../shared/events.ts';
 import { KubeClient, type KubeObject } from '../shared/kube.ts';
 import { createLogger } from '../shared/log.ts';
 import { backup, databaseBackup } from '../test/builders.ts';
+import { type ApiTarget, authorized } from '../test/fixtures/api.ts';
 import type { BenchResult } from './agent.ts';
 
 const NS = 'default';
@@ -71,13 +72,13 @@ async function post(url: string, ev: CloudEvent<unknown>): Promise<number> {
 }
 
 /** A watch on Jobs over HTTP; `added(name)` resolves when the API server reports it ADDED. */
-function watchJobs(apiUrl: string): Promise<{ added(name: string): Promise<void>; close(): void }> {
+function watchJobs(api: ApiTarget): Promise<{ added(name: string): Promise<void>; close(): void }> {
   const seen = new Set<string>();
   const waiting = new Map<string, () => void>();
   return new Promise((resolve, reject) => {
     const req = request(
-      `${apiUrl}/apis/batch/v1/namespaces/${NS}/jobs?watch=true`,
-      { headers: { authorization: 'Bearer cairn-local' } },
+      `${api.url}/apis/batch/v1/namespaces/${NS}/jobs?watch=true`,
+      { headers: authorized(api), ca: api.ca },
       (res) => {
         if (res.statusCode !== 200) return reject(new Error(`watch: HTTP ${res.statusCode}`));
         let buf = '';
@@ -180,7 +181,7 @@ export async function benchEventToAction(opts: { quick: boolean }): Promise<Benc
     );
     const event = (b: Backup) =>
       resourceEvent('add', b as unknown as KubeObjectLike, { source: api.url, time: clock.now() });
-    const watch = await watchJobs(api.url);
+    const watch = await watchJobs(api);
     closers.push(async () => watch.close());
     const ingress = broker.ingressUrl('cairn-system', 'default');
     const jobLauncher = fns.urls['job-launcher'];

@@ -1,8 +1,10 @@
 /**
  * Serves Cairn's five functions with faas-js-runtime over HTTP, as Knative would: each on its own
- * port, the same handle() a cluster runs, in this process (so a test can pin their clock).
+ * port, the same handle() a cluster runs, in this process (so a test can pin their clock), on
+ * loopback only.
  */
 import type { Server } from 'node:http';
+import { type AddressInfo, type ListenOptions, Server as NetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 // faas-js-runtime is CommonJS whose exports Node's ESM loader cannot see by name.
 import faas from 'faas-js-runtime';
@@ -51,20 +53,63 @@ async function withoutProcessHooks<T>(start: () => Promise<T>): Promise<T> {
 }
 
 /**
- * One handle served by faas-js-runtime on `port`, its func.yaml read from the folder `config`,
+ * faas-js-runtime takes no host: every version listens on `::` (index.js: `server.listen({port,
+ * host: '::'})`), every interface of the machine. While `start` runs, that one listen (the port we
+ * gave it, host `::`) is sent to 127.0.0.1 instead; any other listen passes untouched. Written by
+ * hand because the library has no option for it; a ref count keeps concurrent starts correct.
+ */
+const loopbackPorts = new Map<number, number>();
+let originalListen: NetServer['listen'] | undefined;
+
+async function onLoopback<T>(port: number, start: () => Promise<T>): Promise<T> {
+  loopbackPorts.set(port, (loopbackPorts.get(port) ?? 0) + 1);
+  if (!originalListen) {
+    const original = NetServer.prototype.listen;
+    originalListen = original;
+    NetServer.prototype.listen = function (this: NetServer, ...args: unknown[]) {
+      const opts = args[0] as ListenOptions | undefined;
+      if (opts && typeof opts === 'object' && opts.host === '::' && loopbackPorts.has(opts.port ?? -1))
+        args[0] = { ...opts, host: '127.0.0.1' };
+      return (original as (...a: unknown[]) => NetServer).apply(this, args);
+    } as NetServer['listen'];
+  }
+  try {
+    return await start();
+  } finally {
+    const n = (loopbackPorts.get(port) ?? 1) - 1;
+    if (n > 0) loopbackPorts.set(port, n);
+    else loopbackPorts.delete(port);
+    if (loopbackPorts.size === 0 && originalListen) {
+      NetServer.prototype.listen = originalListen;
+      originalListen = undefined;
+    }
+  }
+}
+
+/**
+ * One handle served by faas-js-runtime on 127.0.0.1:`port`, its func.yaml read from the folder `config`,
  * without the process hooks faas-js-runtime would install (see above). Tests that provoke
  * failures on purpose pass `logLevel: 'fatal'`: faas-js-runtime logs every thrown error at `error`.
  */
-export function serveHandle(
+export async function serveHandle(
   handle: unknown,
   opts: { port: number; config: string; logLevel?: 'silent' | 'fatal' | 'error' | 'warn' | 'info' },
 ): Promise<Server> {
-  return withoutProcessHooks(() =>
-    faas.start(
-      { handle } as unknown as Parameters<typeof faas.start>[0],
-      opts as unknown as Parameters<typeof faas.start>[1],
+  const server = await onLoopback(opts.port, () =>
+    withoutProcessHooks(() =>
+      faas.start(
+        { handle } as unknown as Parameters<typeof faas.start>[0],
+        opts as unknown as Parameters<typeof faas.start>[1],
+      ),
     ),
   );
+  // A func.yaml that named another port would have slipped past onLoopback: never serve on it.
+  const address = (server.address() as AddressInfo | null)?.address ?? '';
+  if (address !== '127.0.0.1') {
+    await new Promise((resolve) => server.close(resolve));
+    throw new Error(`faas-js-runtime listened on ${address}, not on loopback; refusing to serve there`);
+  }
+  return server;
 }
 
 export async function serveFunctions(opts: ServeOptions): Promise<LocalFunctions> {

@@ -19,6 +19,9 @@ const USAGE = `npm start [-- options]
 `;
 
 async function main(): Promise<number> {
+  // Everything this process and the agents it runs create is private to the user (files 0600,
+  // folders 0700): the state folder holds credentials, and so do the backups.
+  process.umask(0o077);
   let args: ReturnType<typeof parse>;
   const parse = () =>
     parseArgs({

@@ -2,7 +2,7 @@
  * The embedded default, composed: the API emulator (or a real cluster's kubeconfig), the CRDs,
  * the five functions, the Broker and event sources of eventing/, and the job runner.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Clock, systemClock } from '../shared/clock.ts';
@@ -86,7 +86,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   const log = opts.log ?? createLogger({ component: 'cairn-local' });
   const clock = opts.clock ?? systemClock;
   const stateDir = opts.stateDir;
-  await mkdir(stateDir, { recursive: true });
+  // Private to the user: it holds the API's token and TLS key, every Secret (the journal), pod
+  // logs and recorded events. A folder left by an older version is tightened.
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await chmod(stateDir, 0o700);
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const c of closers.reverse())
@@ -163,7 +166,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       functionUrls: fns.urls,
       brokerUrl: broker.url,
     };
-    await writeFile(discovery, `${JSON.stringify(info, null, 2)}\n`);
+    await writeFile(discovery, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
     closers.push(() => rm(discovery, { force: true }));
     return {
       kubeconfig,

@@ -10,6 +10,11 @@ import { controllerRef } from './policy.ts';
 import type { StorageDestination as AgentDestination } from './storage/types.ts';
 
 export const DEFAULT_AGENT_IMAGE = 'ghcr.io/cairn-dev/cairn-agent:0.1.0';
+
+/** The agent image Jobs run unless a resource names another: `CAIRN_AGENT_IMAGE`, or the default. */
+export function agentImage(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return env.CAIRN_AGENT_IMAGE || DEFAULT_AGENT_IMAGE;
+}
 /** Where a pvc destination is mounted in the agent pod. */
 export const BACKUP_MOUNT = '/backup';
 /** Where source PVCs are mounted (read-only), one folder per claim. */
@@ -179,7 +184,7 @@ export function agentJob(input: AgentJobInput): KubeObject {
           containers: [
             {
               name: 'agent',
-              image: input.image ?? process.env.CAIRN_AGENT_IMAGE ?? DEFAULT_AGENT_IMAGE,
+              image: input.image ?? agentImage(),
               args: toAgentArgs(input.options),
               env: input.binding.env,
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...input.binding.mounts],

@@ -1,8 +1,11 @@
 /**
- * job-launcher's pure decision: a Backup without a Job gets one — or, when its source, Secrets or
- * volumes are missing, goes Failed with a reason a person understands, and an Event.
+ * job-launcher's pure decision: a Backup without a Job gets one — or, when its source or volumes
+ * are missing, or its policy asks for an image or ServiceAccount the cluster admin did not allow
+ * (shared/allowlist.ts), goes Failed with a reason a person understands, and an Event. Secrets
+ * are only referenced: a missing one surfaces from the Pod.
  */
 import type { AgentSource } from '../../shared/agent-contract.ts';
+import { allowListFromEnv, type JobAllowList, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import type { Backup, BackupPolicy, DatabaseBackup, PolicyKind } from '../../shared/api/index.ts';
 import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
 import { Reason } from '../../shared/conditions.ts';
@@ -34,8 +37,6 @@ export interface LaunchState {
   policy: Policy | undefined;
   /** Endpoints databaseSelector matched (Services first, then ready Pods), sorted. */
   endpoints: Endpoint[];
-  /** Secrets of the namespace that the policy names, and whether each exists. */
-  secrets: Record<string, boolean>;
   /** PVCs the policy names (destination) and whether each exists. */
   claims: Record<string, boolean>;
   /** PVCs pvcSelector matched, sorted. */
@@ -67,15 +68,6 @@ function fail(state: LaunchState, now: Date, reason: string, message: string): P
   ];
 }
 
-function needSecret(state: LaunchState, name: string, field: string): void {
-  if (!state.secrets[name]) {
-    throw new Refusal(
-      Reason.SecretNotFound,
-      `Secret ${name} (${field}) does not exist in namespace ${state.backup.metadata.namespace}`,
-    );
-  }
-}
-
 function needClaim(state: LaunchState, name: string, field: string): void {
   if (!state.claims[name]) {
     throw new Refusal(
@@ -103,10 +95,7 @@ function databaseSource(state: LaunchState, p: DatabaseBackup): { source: AgentS
     port ??= first.port;
   }
   const binding = emptyBinding();
-  if (db.passwordSecretRef) {
-    needSecret(state, db.passwordSecretRef.name, 'spec.database.passwordSecretRef');
-    binding.env.push(passwordEnv(type, db.passwordSecretRef));
-  }
+  if (db.passwordSecretRef) binding.env.push(passwordEnv(type, db.passwordSecretRef));
   const conn = databaseConnection(type, host, port, db.user);
   const source: AgentSource =
     type === 'postgres'
@@ -144,7 +133,7 @@ function volumeSource(state: LaunchState, p: BackupPolicy): { source: AgentSourc
   return { source: { kind: 'tar', paths }, binding };
 }
 
-export function decide(state: LaunchState, now: Date): Plan {
+export function decide(state: LaunchState, now: Date, allow: JobAllowList = allowListFromEnv()): Plan {
   const { backup, policy } = state;
   if (backup.metadata.deletionTimestamp || isFinished(backup) || backup.status?.jobName) return [];
   const kind: PolicyKind = backup.spec.policyRef.kind;
@@ -156,6 +145,8 @@ export function decide(state: LaunchState, now: Date): Plan {
         `${kind} ${backup.spec.policyRef.name} does not exist in namespace ${at.namespace}`,
       );
     }
+    const refused = jobIdentityRefusal(policy.spec, at.namespace, allow);
+    if (refused) throw new Refusal(refused.reason, refused.message);
     const { source, binding: sourceBinding } =
       kind === 'DatabaseBackup'
         ? databaseSource(state, policy as DatabaseBackup)
@@ -163,7 +154,6 @@ export function decide(state: LaunchState, now: Date): Plan {
     const spec = policy.spec;
     const dest = spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
     if (dest.type === 'pvc') needClaim(state, dest.claimName ?? '', 'spec.storageDestination.claimName');
-    if (dest.secretName) needSecret(state, dest.secretName, 'spec.storageDestination.secretName');
     const { agent, binding: destBinding } = destinationBinding(dest);
     const labels = {
       ...policyLabels(kind, policy.metadata.name),

@@ -39,16 +39,15 @@ export async function gather(kube: KubeClient, backup: Backup): Promise<LaunchSt
   const namespace = backup.metadata.namespace ?? 'default';
   const { kind, name } = backup.spec.policyRef;
   const policy = await kube.get<Policy>(kind, namespace, name);
-  const state: LaunchState = { backup, policy, endpoints: [], secrets: {}, claims: {}, selectedClaims: [] };
+  const state: LaunchState = { backup, policy, endpoints: [], claims: {}, selectedClaims: [] };
   if (!policy) return state;
-  const secretNames = new Set<string>();
+  // Secrets are not looked at, not even for existence: job-launcher may not read them (RBAC). A
+  // missing one surfaces from the Pod (CreateContainerConfigError), which job-watcher reports.
   const claimNames = new Set<string>();
   const dest = policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
-  if (dest.secretName) secretNames.add(dest.secretName);
   if (dest.type === 'pvc' && dest.claimName) claimNames.add(dest.claimName);
   if (kind === 'DatabaseBackup') {
     const db = policy as DatabaseBackup;
-    if (db.spec.database?.passwordSecretRef) secretNames.add(db.spec.database.passwordSecretRef.name);
     state.endpoints = await endpoints(kube, namespace, db);
   } else {
     const bp = policy as BackupPolicy;
@@ -57,12 +56,6 @@ export async function gather(kube: KubeClient, backup: Backup): Promise<LaunchSt
     });
     state.selectedClaims = pvcs.map((p) => p.metadata.name).sort();
   }
-  // Only existence is looked at; a Secret's data is never read into a decision or a log.
-  const [secrets, claims] = await Promise.all([
-    kube.existing('Secret', namespace, secretNames),
-    kube.existing('PersistentVolumeClaim', namespace, claimNames),
-  ]);
-  state.secrets = secrets;
-  state.claims = claims;
+  state.claims = await kube.existing('PersistentVolumeClaim', namespace, claimNames);
   return state;
 }

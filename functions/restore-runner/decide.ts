@@ -1,8 +1,10 @@
 /**
  * restore-runner's pure decision: a Restore runs only from a Completed Backup of its own
- * namespace into a target that exists; then it gets its agent Job. Whether a database target is
- * empty can only be seen from inside it, so the agent checks that and refuses a non-empty target
- * unless spec.overwrite or spec.clean is set.
+ * namespace into a target that exists, with an image and ServiceAccount the cluster admin allows
+ * (shared/allowlist.ts); then it gets its agent Job. Whether a database target is empty can only
+ * be seen from inside it, so the agent checks that and refuses a non-empty target unless
+ * spec.overwrite or spec.clean is set. Secrets are only referenced: a missing one surfaces from
+ * the Pod.
  */
 import type {
   AgentRestoreOptions,
@@ -10,6 +12,7 @@ import type {
   RestoreTarget,
   VerifyCheck,
 } from '../../shared/agent-contract.ts';
+import { allowListFromEnv, type JobAllowList, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import type { Backup, DatabaseBackup, Restore } from '../../shared/api/index.ts';
 import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
 import { Reason } from '../../shared/conditions.ts';
@@ -34,7 +37,7 @@ export interface RestoreState {
   restore: Restore;
   backup: Backup | undefined;
   policy: Policy | undefined;
-  secrets: Record<string, boolean>;
+  /** PVCs the Restore and its Backup's destination name, and whether each exists. */
   claims: Record<string, boolean>;
 }
 
@@ -94,14 +97,7 @@ function target(state: RestoreState, policy: Policy): { target: RestoreTarget; b
       );
     }
   }
-  if (db.passwordSecretRef) {
-    if (!state.secrets[db.passwordSecretRef.name]) {
-      throw new Refusal(
-        `Secret ${db.passwordSecretRef.name} (spec.target.database.passwordSecretRef) does not exist in namespace ${ns}`,
-      );
-    }
-    binding.env.push(passwordEnv(type, db.passwordSecretRef));
-  }
+  if (db.passwordSecretRef) binding.env.push(passwordEnv(type, db.passwordSecretRef));
   return {
     target: {
       kind: type,
@@ -112,7 +108,7 @@ function target(state: RestoreState, policy: Policy): { target: RestoreTarget; b
   };
 }
 
-export function decide(state: RestoreState, now: Date): Plan {
+export function decide(state: RestoreState, now: Date, allow: JobAllowList = allowListFromEnv()): Plan {
   const { restore, backup, policy } = state;
   if (
     restore.metadata.deletionTimestamp ||
@@ -140,13 +136,21 @@ export function decide(state: RestoreState, now: Date): Plan {
         `${backup.spec.policyRef.kind} ${backup.spec.policyRef.name}, whose storage holds Backup ${backupName}, does not exist in namespace ${ns}`,
       );
     }
+    // The Restore's own image and ServiceAccount, else its policy's: each must be allowed.
+    const own = {
+      backupImage: restore.spec.backupImage,
+      serviceAccountName: restore.spec.serviceAccountName,
+    };
+    const inherited = {
+      backupImage: own.backupImage === undefined ? policy.spec.backupImage : undefined,
+      serviceAccountName: own.serviceAccountName === undefined ? policy.spec.serviceAccountName : undefined,
+    };
+    const refused =
+      jobIdentityRefusal(own, ns, allow) ??
+      jobIdentityRefusal(inherited, ns, allow, `${policy.kind} ${policy.metadata.name} spec`);
+    if (refused) throw new Refusal(refused.message);
     // Where the artifact went when it was made, even if the policy's destination changed since.
     const dest = backup.status.destination ?? policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
-    if (dest.secretName && !state.secrets[dest.secretName]) {
-      throw new Refusal(
-        `Secret ${dest.secretName} (storageDestination.secretName of ${policy.metadata.name}) does not exist in namespace ${ns}`,
-      );
-    }
     if (dest.type === 'pvc' && !state.claims[dest.claimName ?? '']) {
       throw new Refusal(
         `PersistentVolumeClaim ${dest.claimName} holding the backups does not exist in namespace ${ns}`,

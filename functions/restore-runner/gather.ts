@@ -12,18 +12,12 @@ export async function gather(kube: KubeClient, restore: Restore): Promise<Restor
   const policy = backup
     ? await kube.get<Policy>(backup.spec.policyRef.kind, ns, backup.spec.policyRef.name)
     : undefined;
-  const secrets = new Set<string>();
+  // Secrets are not looked at, not even for existence: restore-runner may not read them (RBAC).
+  // A missing one surfaces from the Pod (CreateContainerConfigError).
   const claims = new Set<string>();
   const dest = backup?.status?.destination ?? policy?.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
-  if (dest.secretName) secrets.add(dest.secretName);
   if (dest.type === 'pvc' && dest.claimName) claims.add(dest.claimName);
   const t = restore.spec.target;
   if (t.pvc) claims.add(t.pvc.claimName);
-  if (t.database?.passwordSecretRef) secrets.add(t.database.passwordSecretRef.name);
-  const [secretsFound, claimsFound] = await Promise.all([
-    kube.existing('Secret', ns, secrets),
-    kube.existing('PersistentVolumeClaim', ns, claims),
-  ]);
-  const state: RestoreState = { restore, backup, policy, secrets: secretsFound, claims: claimsFound };
-  return state;
+  return { restore, backup, policy, claims: await kube.existing('PersistentVolumeClaim', ns, claims) };
 }

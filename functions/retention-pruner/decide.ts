@@ -5,6 +5,7 @@
  * history limits (seed 001's job cleanup).
  */
 import { createHash } from 'node:crypto';
+import { allowListFromEnv, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import type { Backup, PolicyKind } from '../../shared/api/index.ts';
 import { API_VERSION } from '../../shared/api/index.ts';
 import { agentJob, destinationBinding } from '../../shared/jobs.ts';
@@ -134,8 +135,10 @@ export function decide(state: PrunerState, now: Date): Plan {
         labels,
         options: { command: 'delete', destination: agent, keys },
         binding,
-        image: policy?.spec.backupImage,
-        serviceAccountName: policy?.spec.serviceAccountName,
+        // Only what the cluster admin allows (shared/allowlist.ts); else the agent and default account.
+        ...(policy && !jobIdentityRefusal(policy.spec, namespace, allowListFromEnv())
+          ? { image: policy.spec.backupImage, serviceAccountName: policy.spec.serviceAccountName }
+          : {}),
         backoffLimit: 3,
         activeDeadlineSeconds: 900,
       });

@@ -4,6 +4,7 @@
  * and Events. Kubernetes CronJob semantics: suspend, time zone, starting deadline,
  * concurrencyPolicy, one catch-up run after downtime.
  */
+import { allowListFromEnv, type JobAllowList, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import { API_VERSION, type Backup, type PolicyKind, type Restore } from '../../shared/api/index.ts';
 import { type ConditionInput, getCondition, Reason } from '../../shared/conditions.ts';
 import { InvalidSchedule } from '../../shared/errors.ts';
@@ -42,7 +43,11 @@ function sameCondition(p: Policy, c: ConditionInput): boolean {
   return cur?.status === c.status && cur.reason === c.reason && cur.message === c.message;
 }
 
-export function decide({ kind, policy, backups }: PolicyState, now: Date): Plan {
+export function decide(
+  { kind, policy, backups }: PolicyState,
+  now: Date,
+  allow: JobAllowList = allowListFromEnv(),
+): Plan {
   if (policy.metadata.deletionTimestamp) return [];
   const at = ref(kind, policy);
   const generation = policy.metadata.generation;
@@ -82,6 +87,27 @@ export function decide({ kind, policy, backups }: PolicyState, now: Date): Plan 
         reason: Reason.InvalidSchedule,
         message: err.message,
       },
+    ];
+  }
+
+  // An image or ServiceAccount the cluster admin did not allow is a spec error too: refused here,
+  // before any Backup is scheduled (shared/allowlist.ts; job-launcher refuses it again).
+  const refused = jobIdentityRefusal(policy.spec, at.namespace, allow);
+  if (refused) {
+    const c: ConditionInput = {
+      type: 'Ready',
+      status: 'False',
+      reason: refused.reason,
+      message: refused.message,
+    };
+    if (upToDate && sameCondition(policy, c) && status.nextScheduledBackup === undefined) return [];
+    return [
+      statusAction(
+        { nextScheduledBackup: null },
+        c,
+        'the policy asks for what the cluster admin does not allow',
+      ),
+      { type: 'event', involved: at, eventType: 'Warning', reason: refused.reason, message: refused.message },
     ];
   }
 

@@ -14,6 +14,7 @@ import {
   wantsAggregated,
 } from './discovery.ts';
 import { StatusError, statusErr } from './errors.ts';
+import { checkBodyMediaType } from './guard.ts';
 import type { ObjectService } from './objects.ts';
 import type { OpenApi } from './openapi.ts';
 import { patchTypeOf } from './patch.ts';
@@ -68,7 +69,7 @@ function send(
   res.end(text);
 }
 
-function sendError(res: ServerResponse, e: StatusError) {
+export function sendError(res: ServerResponse, e: StatusError) {
   if (res.headersSent) {
     res.end();
     return;
@@ -168,6 +169,7 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse, ur
   if (!rp) throw notFoundPath();
   const rt = reg.byResource(rp.group, rp.version, rp.plural);
   if (!rt) throw notFoundPath();
+  checkBodyMediaType(req, rt);
   if (rp.subresource === 'log' && rt.group === '' && rt.plural === 'pods' && rp.namespace && rp.name) {
     return servePodLog(ctx.svc, rt, ctx.podLogDir, req, res, url, rp.namespace, rp.name);
   }

@@ -2,24 +2,30 @@
  * A Kubernetes API server emulator: real kubectl and @kubernetes/client-node talk to it as to a
  * cluster. See README.md for what it emulates and what it does not.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type ServerResponse } from 'node:http';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { type Clock, systemClock } from '../../shared/clock.ts';
 import { type Logger, silentLogger } from '../../shared/log.ts';
 import { createObjectService } from './bootstrap.ts';
 import { Controllers } from './gc.ts';
-import { handle } from './handlers.ts';
+import { createGuard, isLoopback, loadOrCreateToken } from './guard.ts';
+import { handle, sendError } from './handlers.ts';
 import { type KubeconfigOptions, kubeconfigYaml } from './kubeconfig.ts';
 import { OpenApi } from './openapi.ts';
+import { loadOrCreateTls } from './tls.ts';
 
 export interface ApiServerOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
-  /** 127.0.0.1 by default. */
+  /** 127.0.0.1 by default; only loopback addresses are allowed. */
   host?: string;
-  /** Durable when given (a journal in this directory); memory only otherwise. */
+  /**
+   * Durable when given (a journal in this directory, and the bearer token in `token`); memory
+   * only otherwise, with a fresh token.
+   */
   stateDir?: string;
   logger?: Logger;
   clock?: Clock;
@@ -33,6 +39,10 @@ export interface ApiServerOptions {
 
 export interface ApiServer {
   readonly url: string;
+  /** The bearer token every request must carry (it is in the kubeconfigs this server writes). */
+  readonly token: string;
+  /** PEM of the CA that signed the serving certificate (also in the kubeconfigs). */
+  readonly ca: string;
   close(): Promise<void>;
   kubeconfig(opts?: KubeconfigOptions): string;
   writeKubeconfig(path: string, opts?: KubeconfigOptions): void;
@@ -45,6 +55,13 @@ export type { KubeconfigOptions };
 export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiServer> {
   const log = opts.logger ?? silentLogger;
   const clock = opts.clock ?? systemClock;
+  const host = opts.host ?? '127.0.0.1';
+  if (!isLoopback(host))
+    throw new Error(`the API emulator listens on loopback only (127.0.0.1 or ::1), not on ${host}`);
+  const token = loadOrCreateToken(opts.stateDir);
+  const guard = createGuard(token);
+  // Real time, not the injected clock: clients check the certificate against their own.
+  const tls = await loadOrCreateTls(opts.stateDir);
   const svc = await createObjectService({
     clock,
     log,
@@ -55,9 +72,9 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   const controllers = new Controllers(svc, log.child({ component: 'controllers' }));
   const openapi = new OpenApi(svc.registry);
   const hub = { open: new Set<ServerResponse>(), bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 15_000 };
-  const host = opts.host ?? '127.0.0.1';
   let address = '';
-  const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+  const server = createServer({ keepAliveTimeout: 30_000, key: tls.key, cert: tls.cert }, (req, res) => {
+    if (!guard.admit(req, res, sendError)) return;
     void handle({ svc, openapi, hub, log, address: () => address, podLogDir: opts.podLogDir }, req, res);
   });
   await new Promise<void>((resolve, reject) => {
@@ -66,15 +83,19 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   });
   const port = (server.address() as AddressInfo).port;
   address = `${host}:${port}`;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info('api server listening', { url, stateDir: opts.stateDir ?? null });
   let closing: Promise<void> | undefined;
   return {
     url,
-    kubeconfig: (o) => kubeconfigYaml(url, o),
+    token,
+    ca: tls.ca,
+    kubeconfig: (o) => kubeconfigYaml(url, token, tls.ca, o),
     writeKubeconfig(path, o) {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, kubeconfigYaml(url, o), { mode: 0o600 });
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      writeFileSync(path, kubeconfigYaml(url, token, tls.ca, o), { mode: 0o600 });
+      // A file that existed keeps its mode through writeFileSync: it holds the token now.
+      chmodSync(path, 0o600);
     },
     settled: () => controllers.settled(),
     close() {

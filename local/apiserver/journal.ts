@@ -4,8 +4,8 @@
  * replayed (a torn last line from a crash is dropped) and compacted into a fresh file that holds
  * one line per live object; it is compacted again online when it has grown well past its live size.
  */
-import { mkdirSync } from 'node:fs';
-import { type FileHandle, open, readFile, rename } from 'node:fs/promises';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { type FileHandle, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.ts';
 
@@ -29,6 +29,8 @@ export function deleteLine(rv: number, storage: string, key: string): string {
 }
 
 const fileName = 'journal.jsonl';
+/** No journal line comes near this: a request body is at most 3 MiB. */
+const MAX_LINE = 64 * 1024 * 1024;
 
 interface Pending {
   line: string;
@@ -55,28 +57,74 @@ export class Journal {
     this.#liveBytes = liveBytes;
   }
 
-  /** Reads what the directory holds. Call `open` afterwards with a snapshot of the loaded state. */
+  /**
+   * Reads what the directory holds, as a stream of lines: the file may be larger than any string
+   * (a crash can leave a long zero-filled tail). Only the last line may be torn; a longer line
+   * than any journal writes (MAX_LINE) counts as torn. Call `open` afterwards with a snapshot of
+   * the loaded state.
+   */
   static async read(dir: string): Promise<JournalRecord[]> {
-    mkdirSync(dir, { recursive: true });
-    let text: string;
+    // Private: the journal holds every Secret. A folder made by an older version is tightened.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    const file = join(dir, fileName);
+    let fh: FileHandle;
     try {
-      text = await readFile(join(dir, fileName), 'utf8');
+      fh = await open(file, 'r');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
     }
     const out: JournalRecord[] = [];
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      if (line === '') continue;
-      try {
-        out.push(JSON.parse(line) as JournalRecord);
-      } catch (e) {
-        // Only the last line can be torn by a crash; anything earlier is corruption.
-        if (i >= lines.length - 2) break;
-        throw new Error(`journal ${join(dir, fileName)} line ${i + 1} is corrupt`, { cause: e });
+    let lineNo = 0;
+    // A line that did not parse: fine if it turns out to be the last one, corruption otherwise.
+    let torn: { line: number; cause: unknown } | undefined;
+    const take = (line: Buffer | undefined) => {
+      lineNo++;
+      if (line !== undefined && line.length === 0) return;
+      if (torn) throw new Error(`journal ${file} line ${torn.line} is corrupt`, { cause: torn.cause });
+      if (line === undefined) {
+        torn = { line: lineNo, cause: new Error(`longer than ${MAX_LINE} bytes`) };
+        return;
       }
+      try {
+        out.push(JSON.parse(line.toString('utf8')) as JournalRecord);
+      } catch (e) {
+        torn = { line: lineNo, cause: e };
+      }
+    };
+    // Lines split by hand: readline would hold an over-long line whole, and no line splitter on
+    // npm reports where it dropped one.
+    let parts: Buffer[] = [];
+    let partLen = 0;
+    let overlong = false;
+    try {
+      for await (const chunk of fh.createReadStream({
+        highWaterMark: 1 << 20,
+        autoClose: false,
+      }) as AsyncIterable<Buffer>) {
+        let start = 0;
+        for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+          if (!overlong) parts.push(chunk.subarray(start, nl));
+          take(overlong ? undefined : Buffer.concat(parts));
+          parts = [];
+          partLen = 0;
+          overlong = false;
+          start = nl + 1;
+        }
+        if (!overlong && start < chunk.length) {
+          parts.push(chunk.subarray(start));
+          partLen += chunk.length - start;
+          if (partLen > MAX_LINE) {
+            overlong = true;
+            parts = [];
+          }
+        }
+      }
+      if (overlong) take(undefined);
+      else if (partLen > 0) take(Buffer.concat(parts));
+    } finally {
+      await fh.close();
     }
     return out;
   }
@@ -84,7 +132,7 @@ export class Journal {
   /** Writes the compacted state and opens the journal for appending. */
   static async open(dir: string, snapshot: () => Snapshot, log: Logger): Promise<Journal> {
     const size = await writeSnapshot(dir, snapshot());
-    const fh = await open(join(dir, fileName), 'a');
+    const fh = await open(join(dir, fileName), 'a', 0o600);
     return new Journal(fh, dir, snapshot, log, size);
   }
 
@@ -125,11 +173,11 @@ export class Journal {
     try {
       await this.#fh.close();
       this.#liveBytes = await writeSnapshot(this.#dir, this.#snapshot());
-      this.#fh = await open(join(this.#dir, fileName), 'a');
+      this.#fh = await open(join(this.#dir, fileName), 'a', 0o600);
       this.#bytesSinceCompaction = 0;
     } catch (e) {
       this.#log.error('journal compaction failed', { error: e });
-      this.#fh = await open(join(this.#dir, fileName), 'a');
+      this.#fh = await open(join(this.#dir, fileName), 'a', 0o600);
     }
   }
 
@@ -142,7 +190,7 @@ export class Journal {
 
 async function writeSnapshot(dir: string, snap: Snapshot): Promise<number> {
   const tmp = join(dir, `${fileName}.tmp`);
-  const fh = await open(tmp, 'w');
+  const fh = await open(tmp, 'w', 0o600);
   let size = 0;
   try {
     let chunk = `${JSON.stringify({ meta: { rv: snap.rv } })}\n`;

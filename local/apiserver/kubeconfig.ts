@@ -1,16 +1,28 @@
-/** A kubeconfig for the emulator: http with insecure-skip-tls-verify (client-node refuses http otherwise), a token user. */
+/**
+ * A kubeconfig for the emulator: its https URL with the CA that signed its certificate, and a
+ * user with its bearer token, which every request must carry.
+ */
 import { stringify } from 'yaml';
 
 export interface KubeconfigOptions {
   namespace?: string;
 }
 
-export function kubeconfigYaml(url: string, opts: KubeconfigOptions = {}): string {
+export function kubeconfigYaml(
+  url: string,
+  token: string,
+  ca: string | undefined,
+  opts: KubeconfigOptions = {},
+): string {
+  // Without a CA (a plain-http test proxy in front of the emulator), client-node needs the flag to talk http at all.
+  const tls = ca
+    ? { 'certificate-authority-data': Buffer.from(ca).toString('base64') }
+    : { 'insecure-skip-tls-verify': true };
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'cairn-local', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'cairn-local', user: { token: 'cairn-local' } }],
+    clusters: [{ name: 'cairn-local', cluster: { server: url, ...tls } }],
+    users: [{ name: 'cairn-local', user: { token } }],
     contexts: [
       {
         name: 'cairn-local',

@@ -1,6 +1,7 @@
 /**
  * `tsx local/apiserver/main.ts [--port 6443] [--host 127.0.0.1] [--state-dir DIR] [--kubeconfig FILE]`
- * Starts the emulator, prints its URL on stdout, and stops cleanly on SIGINT/SIGTERM.
+ * Starts the emulator (https, loopback hosts only), prints its URL on stdout, and stops cleanly on
+ * SIGINT/SIGTERM. Every request needs the token of the kubeconfig it writes (`--kubeconfig`).
  */
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../shared/log.ts';

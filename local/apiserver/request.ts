@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { StatusError, statusErr } from './errors.ts';
+import { checkBodyDepth } from './guard.ts';
 import type { FieldValidation } from './objects.ts';
 import { decodeKubeProtobuf } from './protobuf.ts';
 import { optionalBoolParam } from './query.ts';
@@ -71,8 +72,17 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** JSON, or YAML when the content type says so (apply patches, `kubectl create --raw` of YAML). */
+/**
+ * JSON, or YAML when the content type says so (apply patches, `kubectl create --raw` of YAML);
+ * nested no deeper than the emulator can handle (guard.ts).
+ */
 export function parseBody(raw: Buffer, contentType: string | undefined): unknown {
+  const body = decodeBody(raw, contentType);
+  checkBodyDepth(body);
+  return body;
+}
+
+function decodeBody(raw: Buffer, contentType: string | undefined): unknown {
   const ct = (contentType ?? 'application/json').toLowerCase();
   if (raw.length === 0) return undefined;
   if (ct.includes('protobuf')) return decodeKubeProtobuf(raw);

@@ -50,7 +50,7 @@ export class EventRecorder {
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'events');
-    this.#ready = mkdir(this.dir, { recursive: true });
+    this.#ready = mkdir(this.dir, { recursive: true, mode: 0o700 });
   }
 
   /** A new file name for an event received at `at`. */
@@ -68,7 +68,7 @@ export class EventRecorder {
       .catch(() => {})
       .then(async () => {
         const tmp = `${file}.tmp`;
-        await writeFile(tmp, `${JSON.stringify(rec, null, 2)}\n`);
+        await writeFile(tmp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
         await rename(tmp, file);
       });
     this.#writes.set(file, next);

@@ -16,7 +16,10 @@ import {
 import type { Logger } from '../../shared/log.ts';
 import type { LabelSelector } from './knative.ts';
 
-/** A KubeConfig, a kubeconfig file's path, or a server URL (no auth; http allowed). */
+/**
+ * A KubeConfig, a kubeconfig file's path, or the URL of a server that wants no credentials (such
+ * as `kubectl proxy`; http allowed). The local emulator wants its token: pass its kubeconfig.
+ */
 export type KubeTarget = KubeConfig | string;
 
 export function toKubeConfig(target: KubeTarget): KubeConfig {

@@ -4,25 +4,30 @@
  * Kubernetes' rules for a container's argv are kept: `command` replaces the image's ENTRYPOINT and
  * `args` its CMD. Locally an image is a rule: its `entrypoint` (a host argv standing for the
  * image's ENTRYPOINT), optional default `cmd`, and `executables` that map in-image programs named
- * by `command[0]` (by full path or base name) to host argvs. A `command[0]` with no mapping runs
- * as found on the host PATH (e.g. `sh`, `pg_dump`). An image no rule matches cannot run: its Pod
- * fails with a message saying so.
+ * by `command[0]` (by full path or base name) to host argvs. A `command[0]` with no mapping is
+ * not in the image: it fails as a missing executable does (StartError), unless the rule says
+ * `commandsFromHost` (test images such as a local busybox), when it runs as found on the host
+ * PATH. An image no rule matches cannot be pulled: its Pod waits in ErrImagePull, then
+ * ImagePullBackOff, as on a node (pod-run.ts).
  *
- * The default map has one rule: any image whose repository ends with `cairn-agent` (e.g.
+ * The default map has one rule: an image whose repository's last segment is `cairn-agent` (e.g.
  * `ghcr.io/cairn-dev/cairn-agent:0.1.0`) runs `<this node> <repo>/agent/dist/main.js` (the bundle of
  * `npm run build:agent`, as the image does) when that bundle is newer than every agent/ and shared/
  * source, else `<this node> --import tsx <repo>/agent/main.ts`; the `cairn-agent` executable maps
- * to the same.
+ * to the same, and nothing else runs: a Job cannot use the agent's name to run a host command.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { execNotFound } from './process.ts';
 
 export interface ImageRule {
   /**
-   * A string matches when the image's repository (without registry port, tag or digest) ends with
-   * it; a RegExp is tested on the whole image reference; a function decides.
+   * A string matches when the image's repository (without registry port, tag or digest) is it or
+   * ends with `/` and it; a RegExp is tested on the whole image reference; a function decides.
    */
   match: string | RegExp | ((image: string) => boolean);
+  /** Whether a `command[0]` the image does not map runs from the host PATH (default: it is not found). */
+  commandsFromHost?: boolean;
   /** The image's ENTRYPOINT as a host argv (used when the container sets no `command`). */
   entrypoint?: string[];
   /** The image's CMD (used when the container sets neither `command` nor `args`). */
@@ -44,7 +49,10 @@ export function imageRepository(image: string): string {
 }
 
 export function ruleMatches(rule: ImageRule, image: string): boolean {
-  if (typeof rule.match === 'string') return imageRepository(image).endsWith(rule.match);
+  if (typeof rule.match === 'string') {
+    const repo = imageRepository(image);
+    return repo === rule.match || repo.endsWith(`/${rule.match}`);
+  }
   if (rule.match instanceof RegExp) return rule.match.test(image);
   return rule.match(image);
 }
@@ -105,22 +113,27 @@ export type ResolvedCommand =
     }
   | { ok: false; reason: string; message: string };
 
+/**
+ * Why an image cannot be pulled (it is in no rule), as the container runtime's pull error reads;
+ * undefined when it can.
+ */
+export function pullError(image: string, rules: readonly ImageRule[]): string | undefined {
+  if (rules.some((r) => ruleMatches(r, image))) return undefined;
+  return `failed to pull and unpack image "${image}": no such image in the local job runner's image map`;
+}
+
 /** The host argv of a container, or why it cannot run here. */
 export function resolveCommand(c: ContainerCommand, rules: readonly ImageRule[]): ResolvedCommand {
   const image = c.image ?? '';
   const rule = rules.find((r) => ruleMatches(r, image));
-  if (!rule) {
-    return {
-      ok: false,
-      reason: 'ErrImagePull',
-      message: `image "${image}" cannot run locally: no entry in the local job runner's image map`,
-    };
-  }
+  if (!rule) return { ok: false, reason: 'ErrImagePull', message: pullError(image, rules) ?? '' };
   let argv: string[];
   let hostPrefix: number;
   if (c.command && c.command.length > 0) {
     const [exe, ...rest] = c.command as [string, ...string[]];
     const mapped = rule.executables?.[exe] ?? rule.executables?.[basename(exe)];
+    if (!mapped && !rule.commandsFromHost)
+      return { ok: false, reason: 'StartError', message: execNotFound(exe) };
     argv = [...(mapped ?? [exe]), ...rest, ...(c.args ?? [])];
     hostPrefix = mapped ? mapped.length : 1;
   } else {

@@ -2,8 +2,9 @@
  * Kubelet for one Pod of a Job: waits until it can be scheduled (its PVCs exist) and its
  * containers configured (Secrets, ConfigMaps, keys) as kubelet retries, then runs its init
  * containers one by one and its containers together as host processes, and writes the Pod's status
- * at each step: Pending (ContainerCreating, CreateContainerConfigError or Unschedulable) → Running
- * → Succeeded | Failed, with each container's termination state and message.
+ * at each step: Pending (ContainerCreating, ErrImagePull/ImagePullBackOff,
+ * CreateContainerConfigError or Unschedulable) → Running → Succeeded | Failed, with each
+ * container's termination state and message.
  *
  * The pod's scratch folder (`<stateDir>/pods/<ns>/<pod>/`: Secret files, emptyDirs, the
  * termination file) is removed when the pod ends; its log stays in `<stateDir>/logs/<ns>/<pod>.log`.
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { PodJson, RunnerApi } from './api.ts';
-import { type ImageRule, resolveCommand } from './images.ts';
+import { type ImageRule, pullError, resolveCommand } from './images.ts';
 import {
   type Container,
   ContainerConfigError,
@@ -53,6 +54,24 @@ export interface PodRunOptions {
 export interface PodOutcome {
   phase: 'Succeeded' | 'Failed' | 'Gone';
   finishedAt: Date;
+}
+
+/**
+ * An image the runtime cannot pull, as kubelet reports it (pkg/kubelet/images/image_manager.go):
+ * the first failure is ErrImagePull with the runtime's error; while backing off, ImagePullBackOff.
+ */
+function imagePullWait(image: string, error: string, failuresBefore: number): ContainerConfigError {
+  if (failuresBefore === 0) {
+    return new ContainerConfigError('ErrImagePull', error, [
+      ['Warning', 'Failed', `Failed to pull image "${image}": ${error}`],
+      ['Warning', 'Failed', 'Error: ErrImagePull'],
+    ]);
+  }
+  const message = `Back-off pulling image "${image}"`;
+  return new ContainerConfigError('ImagePullBackOff', message, [
+    ['Normal', 'BackOff', message],
+    ['Warning', 'Failed', 'Error: ImagePullBackOff'],
+  ]);
 }
 
 /** A running pod; `stop` kills it, `done` resolves once its final status is written. */
@@ -106,16 +125,25 @@ export class PodRun {
     const inits = (this.#pod.spec.initContainers ?? []) as unknown as Container[];
     const startTime = clock.now();
     try {
-      await mkdir(logDir, { recursive: true });
-      await mkdir(podDir, { recursive: true });
+      // Private: logs and pod folders hold what the containers print and the Secrets they mount.
+      await mkdir(join(this.#o.stateDir, 'logs'), { recursive: true, mode: 0o700 });
+      await mkdir(logDir, { recursive: true, mode: 0o700 });
+      await mkdir(podDir, { recursive: true, mode: 0o700 });
       const podLike = this.#pod as unknown as PodLike;
       let volumes: Awaited<ReturnType<typeof prepareVolumes>> | undefined;
       let lastWait = '';
+      let pullFailures = 0;
       for (let attempt = 0; !this.#stopReason; attempt++) {
         try {
           volumes = await prepareVolumes(podLike, { stateDir: this.#o.stateDir, podDir }, api);
-          // Resolve every container's env once now so a missing key holds the start, as in kubelet.
-          for (const c of [...inits, ...containers]) await resolveEnv(podLike, c, api);
+          // Each container as kubelet starts it: its image, then its env and mounts; a failure
+          // holds the start, and kubelet retries.
+          for (const c of [...inits, ...containers]) {
+            const pull = pullError(c.image ?? '', this.#o.images);
+            if (pull !== undefined) throw imagePullWait(c.image ?? '', pull, pullFailures++);
+            await resolveEnv(podLike, c, api);
+            await hostMounts(c, volumes);
+          }
           break;
         } catch (e) {
           if (!(e instanceof ContainerConfigError)) throw e;
@@ -123,15 +151,12 @@ export class PodRun {
             e.reason === 'Unschedulable'
               ? unschedulablePodStatus(clock.now(), e.message)
               : pendingPodStatus(startTime, containers, { reason: e.reason, message: e.message });
-          if (e.message !== lastWait) {
-            lastWait = e.message;
+          const key = `${e.reason}: ${e.message}`;
+          if (key !== lastWait) {
+            lastWait = key;
             log.warn('pod cannot start yet', { reason: e.reason, message: e.message });
             await api.patchPodStatus(this.namespace, this.name, status);
-            void this.#event(
-              'Warning',
-              e.reason === 'Unschedulable' ? 'FailedScheduling' : 'Failed',
-              e.message,
-            );
+            for (const [type, reason, message] of e.events) void this.#event(type, reason, message);
           }
           if (this.#o.failOnConfigError) {
             const waiting = { reason: e.reason, message: e.message };

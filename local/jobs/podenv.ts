@@ -15,10 +15,14 @@
  *
  * Missing Secrets, ConfigMaps or keys fail like kubelet's: CreateContainerConfigError with its
  * message (`secret "x" not found`, `couldn't find key k in Secret ns/x`); kubelet retries, and so
- * does the runner.
+ * does the runner. Paths from the pod spec never leave their volume: `subPath` and Secret/ConfigMap
+ * `items[].path` are checked as kubelet checks them (no `..`, not absolute, no symlink out).
+ *
+ * Everything written here is private to the runner's user (folders 0700, files 0600, a key's mode
+ * keeping only its owner bits): the state folder holds credentials.
  */
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, normalize } from 'node:path';
+import { chmod, lstat, mkdir, realpath, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 
 export interface Lookup {
   /** undefined when it does not exist. */
@@ -30,15 +34,59 @@ export interface Lookup {
   pvcExists(namespace: string, name: string): Promise<boolean>;
 }
 
+export type WaitingReason =
+  | 'CreateContainerConfigError'
+  | 'ContainerCreating'
+  | 'Unschedulable'
+  | 'ErrImagePull'
+  | 'ImagePullBackOff';
+
+/** An Event kubelet records: type, reason, message. */
+export type KubeletEvent = readonly ['Normal' | 'Warning', string, string];
+
 /** Kubelet could not build the container's config: the pod waits (kubelet retries). */
 export class ContainerConfigError extends Error {
+  /** What kubelet records when it meets this (its reasons and wording). */
+  readonly events: readonly KubeletEvent[];
   constructor(
-    readonly reason: 'CreateContainerConfigError' | 'ContainerCreating' | 'Unschedulable',
+    readonly reason: WaitingReason,
     message: string,
+    events?: readonly KubeletEvent[],
   ) {
     super(message);
     this.name = 'ContainerConfigError';
+    this.events =
+      events ??
+      (reason === 'Unschedulable'
+        ? [['Warning', 'FailedScheduling', message]]
+        : reason === 'ContainerCreating'
+          ? [['Warning', 'FailedMount', message]]
+          : [['Warning', 'Failed', `Error: ${message}`]]);
   }
+}
+
+/** `child` is `root` or below it (both resolved). */
+function within(root: string, child: string): boolean {
+  const rel = relative(root, child);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
+/**
+ * Why a Secret/ConfigMap item path may not be written, as kubelet's atomic writer says it
+ * (pkg/volume/util/atomic_writer.go validatePath), or undefined.
+ */
+export function payloadPathError(p: string): string | undefined {
+  if (p === '') return `invalid path: must not be empty: ""`;
+  if (isAbsolute(p)) return `invalid path: must be relative path: ${p}`;
+  if (p.length > 4096) return 'invalid path: must be less than or equal to 4096 characters';
+  const items = p.split('/');
+  for (const item of items) {
+    if (item === '..') return `invalid path: must not contain '..': ${p}`;
+    if (item.length > 255) return 'invalid path: filenames must be less than or equal to 255 characters';
+  }
+  if (items[0]!.startsWith('..') && items[0]!.length > 2)
+    return `invalid path: must not start with '..': ${p}`;
+  return undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -138,7 +186,7 @@ export async function prepareVolumes(
         );
       }
       const dir = join(opts.stateDir, 'volumes', ns, claim);
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
       out.set(v.name, { hostPath: dir, readOnly: v.persistentVolumeClaim.readOnly === true });
     } else if (v.secret || v.configMap) {
       const isSecret = v.secret !== undefined;
@@ -146,7 +194,7 @@ export async function prepareVolumes(
       const name = v.secret ? v.secret.secretName : v.configMap!.name;
       const found = isSecret ? await lookup.secret(ns, name) : await lookup.configMap(ns, name);
       const dir = join(opts.podDir, 'volumes', v.name);
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
       if (!found) {
         if (src.optional) {
           out.set(v.name, { hostPath: dir, readOnly: true });
@@ -175,15 +223,23 @@ export async function prepareVolumes(
             `MountVolume.SetUp failed for volume "${v.name}" : configmap references non-existent config key: ${item.key}`,
           );
         }
-        const file = join(dir, normalize(item.path).replace(/^(\.\.[/\\])+/, ''));
-        await mkdir(dirname(file), { recursive: true });
-        await writeFile(file, content);
-        await chmod(file, (item as { mode?: number }).mode ?? src.defaultMode ?? 0o644);
+        const bad = payloadPathError(item.path);
+        if (bad) {
+          throw new ContainerConfigError(
+            'ContainerCreating',
+            `MountVolume.SetUp failed for volume "${v.name}" : ${bad}`,
+          );
+        }
+        const file = join(dir, item.path);
+        await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+        await writeFile(file, content, { mode: 0o600 });
+        // The pod's mode for its owner; never readable by other users of this machine.
+        await chmod(file, ((item as { mode?: number }).mode ?? src.defaultMode ?? 0o644) & 0o700);
       }
       out.set(v.name, { hostPath: dir, readOnly: true });
     } else if (v.emptyDir) {
       const dir = join(opts.podDir, 'volumes', v.name);
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
       out.set(v.name, { hostPath: dir, readOnly: false });
     } else if (v.hostPath) {
       out.set(v.name, { hostPath: v.hostPath.path, readOnly: false });
@@ -196,6 +252,66 @@ export async function prepareVolumes(
     }
   }
   return out;
+}
+
+/**
+ * A subPath as kubelet resolves it (kubelet_pods.go makeMounts, with its wording): not absolute,
+ * no `..` element, and neither an existing part of it nor the result may lead out of the volume
+ * through a symlink. Missing folders are made, inside the volume. Node has no openat2, so a
+ * symlink swapped in between the check and the use is not caught; nothing else writes here.
+ */
+async function subPathIn(volume: string, m: VolumeMount, container: string): Promise<string> {
+  const sub = m.subPath!;
+  if (isAbsolute(sub))
+    throw new ContainerConfigError(
+      'CreateContainerConfigError',
+      `error SubPath \`${sub}\` must not be an absolute path`,
+    );
+  if (sub.split('/').includes('..')) {
+    throw new ContainerConfigError(
+      'CreateContainerConfigError',
+      `unable to provision SubPath \`${sub}\`: must not contain '..'`,
+    );
+  }
+  const root = await realpath(volume);
+  const target = join(root, sub);
+  const prepareFailed = new ContainerConfigError(
+    'CreateContainerConfigError',
+    `failed to prepare subPath for volumeMount "${m.name}" of container "${container}"`,
+  );
+  const createFailed = new ContainerConfigError(
+    'CreateContainerConfigError',
+    `failed to create subPath directory for volumeMount "${m.name}" of container "${container}"`,
+  );
+  if (
+    await lstat(target).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    const resolved = await realpath(target).catch(() => undefined);
+    if (resolved === undefined || !within(root, resolved)) throw prepareFailed;
+    return resolved;
+  }
+  // The deepest part that exists decides where mkdir would land.
+  let existing = dirname(target);
+  while (
+    !(await lstat(existing).then(
+      () => true,
+      () => false,
+    ))
+  )
+    existing = dirname(existing);
+  const base = await realpath(existing).catch(() => undefined);
+  if (base === undefined || !within(root, base)) throw createFailed;
+  try {
+    await mkdir(target, { recursive: true, mode: 0o700 });
+  } catch {
+    throw createFailed;
+  }
+  const resolved = await realpath(target);
+  if (!within(root, resolved)) throw prepareFailed;
+  return resolved;
 }
 
 /** A container's mounts as host paths (subPath applied), longest mountPath first. */
@@ -211,11 +327,7 @@ export async function hostMounts(
         'CreateContainerConfigError',
         `volumeMount "${m.name}" names no volume of the pod`,
       );
-    let hostPath = v.hostPath;
-    if (m.subPath) {
-      hostPath = join(hostPath, normalize(m.subPath).replace(/^(\.\.[/\\])+/, ''));
-      await mkdir(hostPath, { recursive: true });
-    }
+    const hostPath = m.subPath ? await subPathIn(v.hostPath, m, c.name) : v.hostPath;
     out.push({
       mountPath: m.mountPath.replace(/\/+$/, '') || '/',
       hostPath,

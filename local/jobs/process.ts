@@ -41,8 +41,13 @@ const MESSAGE_LIMIT = 4096;
 const FALLBACK_LINES = 80;
 const FALLBACK_BYTES = 2048;
 
+/** The runtime's answer to a command that is not in the image (runc's exec error). */
+export function execNotFound(exe: string): string {
+  return `exec: "${exe}": executable file not found in $PATH`;
+}
+
 export async function startProcess(spec: ProcessSpec, now: () => Date): Promise<RunningProcess> {
-  const log = await open(spec.logFile, 'a');
+  const log = await open(spec.logFile, 'a', 0o600);
   const startedAt = now();
   const [exe, ...args] = spec.argv as [string, ...string[]];
   let killedByUs = false;
@@ -65,7 +70,7 @@ export async function startProcess(spec: ProcessSpec, now: () => Date): Promise<
     child.once('error', (e: NodeJS.ErrnoException) => {
       // Only a process that never started ends here; errors of a running one end in 'close'.
       if (child.pid !== undefined) return;
-      const message = e.code === 'ENOENT' ? `exec: "${exe}": executable file not found in $PATH` : e.message;
+      const message = e.code === 'ENOENT' ? execNotFound(exe) : e.message;
       const at = now();
       settle({ exitCode: 128, signal: undefined, reason: 'StartError', message, startedAt, finishedAt: at });
     });

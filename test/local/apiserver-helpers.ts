@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ApiServer, type ApiServerOptions, startApiServer } from '../../local/apiserver/index.ts';
+import { apiFetch } from '../fixtures/api.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers are untyped; tests read into them freely.
 export type JsonAny = any;
@@ -55,7 +56,7 @@ export async function startEmulator(opts: ApiServerOptions = {}): Promise<Emulat
       else child.stdin?.end();
     });
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(server.url + path, {
+    const res = await apiFetch(server, path, {
       method,
       headers: { 'Content-Type': 'application/json', ...headers },
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),

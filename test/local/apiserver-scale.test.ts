@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseAllDocuments } from 'yaml';
+import { apiFetch } from '../fixtures/api.ts';
 import { fixtures, type JsonAny, startEmulator } from './apiserver-helpers.ts';
 
 test('10,000 custom objects: created over HTTP, listed whole and by selector, quickly', async (t) => {
@@ -37,7 +38,7 @@ test('10,000 custom objects: created over HTTP, listed whole and by selector, qu
     let list: JsonAny;
     for (let i = 0; i < 5; i++) {
       const start = performance.now();
-      const res = await fetch(emu.server.url + path);
+      const res = await apiFetch(emu.server, path);
       list = await res.json();
       times.push(performance.now() - start);
     }
@@ -46,7 +47,7 @@ test('10,000 custom objects: created over HTTP, listed whole and by selector, qu
     t.is(list.items[total - 1].metadata.name, 'run-09999');
     const median = times.sort((a, b) => a - b)[2]!;
     const start = performance.now();
-    const shard = (await (await fetch(`${emu.server.url}${path}?labelSelector=shard%3D3`)).json()) as JsonAny;
+    const shard = (await (await apiFetch(emu.server, `${path}?labelSelector=shard%3D3`)).json()) as JsonAny;
     const selectedMs = performance.now() - start;
     t.is(shard.items.length, total / 10);
     t.log(

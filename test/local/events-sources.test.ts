@@ -413,7 +413,8 @@ test('the sources keep sending after the API server restarts (the watch resumes,
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'prod' } } });
   const sources = await startEventSources({
     manifests: FIXTURES,
-    kube: api.url,
+    // The same port and state folder after the restart: the same URL and token.
+    kube: kc,
     sinks: { brokerIngress: receiver.url },
     ping: { mode: 'manual' },
     log: silentLogger,

@@ -21,6 +21,7 @@ const rules: ImageRule[] = [
   },
   { match: /^local\/sh(:|$)/, entrypoint: ['sh', '-c'], cmd: ['echo default'] },
   { match: 'tools' },
+  { match: 'local/busybox', commandsFromHost: true },
 ];
 
 for (const [title, container, argv] of [
@@ -35,8 +36,8 @@ for (const [title, container, argv] of [
     ['node', 'agent/main.ts', 'restore'],
   ],
   [
-    'an unmapped command runs from the host PATH',
-    { image: 'x/cairn-agent:1', command: ['pg_dump', '--version'] },
+    'an unmapped command runs from the host PATH when the rule allows it',
+    { image: 'local/busybox:1', command: ['pg_dump', '--version'] },
     ['pg_dump', '--version'],
   ],
   ['no args: the image CMD', { image: 'local/sh' }, ['sh', '-c', 'echo default']],
@@ -55,6 +56,17 @@ for (const [title, container, argv] of [
 test('image map: an unknown image cannot run, and a rule without entrypoint needs a command', (t) => {
   t.like(resolveCommand({ image: 'nginx:1' }, rules), { ok: false, reason: 'ErrImagePull' });
   t.like(resolveCommand({ image: 'my/tools:1' }, rules), { ok: false, reason: 'CreateContainerError' });
+});
+
+test('image map: a rule matches whole repository segments, and runs only what its image maps', (t) => {
+  for (const image of ['x/notcairn-agent:1', 'cairn-agent-tools', 'x/cairn-agent/extra:1'])
+    t.like(resolveCommand({ image, args: ['backup'] }, rules), { ok: false, reason: 'ErrImagePull' }, image);
+  t.true(resolveCommand({ image: 'cairn-agent', args: ['backup'] }, rules).ok);
+  t.deepEqual(resolveCommand({ image: 'x/cairn-agent:1', command: ['sh', '-c', 'id'] }, rules), {
+    ok: false,
+    reason: 'StartError',
+    message: 'exec: "sh": executable file not found in $PATH',
+  });
 });
 
 const mounts = [

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BatchV1Api,
@@ -10,11 +10,13 @@ import {
 } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import {
+  defaultImageRules,
   type ImageRule,
   type JobRunner,
   startJobRunner,
   TRACKING_FINALIZER,
 } from '../../local/jobs/index.ts';
+import { REPO_ROOT } from '../../local/runtime.ts';
 import { parseAgentResult } from '../../shared/agent-contract.ts';
 import { agentJob, destinationBinding, mergeBindings, sourceVolumesBinding } from '../../shared/jobs.ts';
 import type { KubeObject } from '../../shared/kube.ts';
@@ -28,7 +30,7 @@ const images: ImageRule[] = [{ match: 'local/busybox', entrypoint: ['sh', '-c'] 
 
 type Json = Record<string, unknown>;
 
-async function setup(t: ExecutionContext, opts: { runner?: boolean } = {}) {
+async function setup(t: ExecutionContext, opts: { runner?: boolean; images?: ImageRule[] } = {}) {
   const emu = await startEmulator({ crds: false });
   const stateDir = await tempDir('cairn-jobs-');
   const core = emu.kc.makeApiClient(CoreV1Api);
@@ -39,7 +41,7 @@ async function setup(t: ExecutionContext, opts: { runner?: boolean } = {}) {
     const r = await startJobRunner({
       kube: emu.kc,
       stateDir,
-      images,
+      images: opts.images ?? images,
       backoff: { baseMs: 50, maxMs: 200 },
       configRetryMs: 50,
       maxGraceMs: 500,
@@ -118,6 +120,32 @@ function terminated(
 
 const condTypes = (j: { status?: { conditions?: Json[] } }) =>
   (j.status?.conditions ?? []).map((c) => `${String(c.type)}=${String(c.status)}/${String(c.reason)}`);
+
+/** The first container's waiting state of the Job's first Pod, once `ok` says it is the one. */
+function waitingOf(
+  kc: KubeConfig,
+  name: string,
+  ok: (w: Json & { reason?: string; message?: string }) => boolean,
+) {
+  return until(
+    async () => {
+      const [p] = await podsOf(kc, name);
+      const w = (p?.status.containerStatuses?.[0] as { state?: { waiting?: Json } } | undefined)?.state
+        ?.waiting as (Json & { reason?: string; message?: string }) | undefined;
+      return w && ok(w) ? { pod: p!, waiting: w } : undefined;
+    },
+    `a waiting state of ${name}'s pod`,
+    60_000,
+  );
+}
+
+/** `reason: message` of the Events about a Pod, oldest first. */
+async function podEvents(kc: KubeConfig, pod: string): Promise<string[]> {
+  const list = await kc
+    .makeApiClient(CoreV1Api)
+    .listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${pod}` });
+  return list.items.map((e) => `${e.type} ${e.reason}: ${e.message}`);
+}
 
 test('a Job whose command succeeds ends Complete, its Pod Succeeded, as the Job controller leaves them', async (t) => {
   const { kc, batch, stateDir } = await setup(t);
@@ -298,6 +326,15 @@ test('a missing Secret holds the Pod in CreateContainerConfigError until the Sec
   }, 'CreateContainerConfigError');
   t.is(waiting.p!.status.phase, 'Pending');
   t.is(waiting.w.message, 'secret "later" not found');
+  // kubelet's Event for it: reason Failed, "Error: " and the message (kuberuntime startContainer).
+  const podName = String(waiting.p!.metadata.name);
+  await until(
+    async () =>
+      (await podEvents(kc, podName)).includes('Warning Failed: Error: secret "later" not found')
+        ? true
+        : undefined,
+    'the Failed event',
+  );
   await core.createNamespacedSecret({
     namespace: NS,
     body: { metadata: { name: 'later' }, data: { other: 'eA==' } },
@@ -352,27 +389,6 @@ test('a PVC volume is a host folder, and paths under its mountPath are rewritten
   const j = await finished(kc, 'writes');
   t.deepEqual(condTypes(j).at(-1), 'Complete=True/CompletionsReached');
   t.is(await readFile(join(stateDir, 'volumes', NS, 'backups', 'out.txt'), 'utf8'), 'data\n');
-});
-
-test('an image the runner cannot run fails its Pod with a clear message', async (t) => {
-  const { kc, batch } = await setup(t);
-  await batch.createNamespacedJob({
-    namespace: NS,
-    body: job('alien', 'true', {}, { image: 'docker.io/library/nginx:1' }),
-  });
-  const j = await finished(kc, 'alien');
-  t.deepEqual(condTypes(j).at(-1), 'Failed=True/BackoffLimitExceeded');
-  const [pod] = await podsOf(kc, 'alien');
-  t.is(pod!.status.phase, 'Failed');
-  t.like(pod!.status.containerStatuses?.[0], {
-    state: {
-      terminated: {
-        reason: 'ErrImagePull',
-        message:
-          'image "docker.io/library/nginx:1" cannot run locally: no entry in the local job runner\'s image map',
-      },
-    },
-  });
 });
 
 test('after a restart, a finished Job is not run again and a Pod left Running is marked NodeLost and retried', async (t) => {
@@ -528,4 +544,200 @@ test('a write to a read-only mount is reported in the pod log (no mount namespac
   const [pod] = await podsOf(kc, 'ro');
   const log = await readFile(join(stateDir, 'logs', NS, `${String(pod!.metadata.name)}.log`), 'utf8');
   t.regex(log, /\[cairn-local\] container main changed the read-only mount \/src/);
+});
+
+test('an image not in the image map waits as an image that cannot be pulled: ErrImagePull, then ImagePullBackOff', async (t) => {
+  const { kc, batch } = await setup(t);
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job('alien', 'true', {}, { image: 'docker.io/library/nginx:1' }),
+  });
+  const pulled = await waitingOf(kc, 'alien', (w) => w.reason === 'ErrImagePull');
+  t.is(pulled.pod.status.phase, 'Pending');
+  t.regex(String(pulled.waiting.message), /failed to pull and unpack image "docker\.io\/library\/nginx:1"/);
+  const backOff = await waitingOf(kc, 'alien', (w) => w.reason === 'ImagePullBackOff');
+  t.is(backOff.waiting.message, 'Back-off pulling image "docker.io/library/nginx:1"');
+  t.is(backOff.pod.status.phase, 'Pending', 'the pod waits, as on a node; the Job is still active');
+  const events = await podEvents(kc, String(backOff.pod.metadata.name));
+  for (const want of [
+    /^Warning Failed: Failed to pull image "docker\.io\/library\/nginx:1": /,
+    /^Warning Failed: Error: ErrImagePull$/,
+    /^Normal BackOff: Back-off pulling image "docker\.io\/library\/nginx:1"$/,
+    /^Warning Failed: Error: ImagePullBackOff$/,
+  ])
+    t.true(
+      events.some((e) => want.test(e)),
+      `${want} in ${events.join(' | ')}`,
+    );
+  t.is((await jobJson(kc, 'alien')).status?.active, 1);
+});
+
+test("an image whose name only ends like the agent's runs nothing", async (t) => {
+  const { kc, batch, stateDir } = await setup(t, { images: defaultImageRules(REPO_ROOT) });
+  const marker = join(stateDir, 'ran');
+  for (const [name, image] of [
+    ['lookalike', 'evil.example/notcairn-agent:1'],
+    ['suffix', 'evil.example/cairn-agent-tools:1'],
+  ] as const) {
+    await batch.createNamespacedJob({
+      namespace: NS,
+      body: job(name, '', {}, { image, args: ['backup'], command: ['sh', '-c', `touch ${marker}`] }),
+    });
+    const w = await waitingOf(kc, name, (x) => x.reason === 'ErrImagePull');
+    t.regex(String(w.waiting.message), /failed to pull and unpack image/, image);
+  }
+  t.false(existsSync(marker));
+});
+
+test('the agent image runs only the agent: a command of its own is not found, and nothing runs on the host', async (t) => {
+  const { kc, batch, stateDir } = await setup(t, { images: defaultImageRules(REPO_ROOT) });
+  const marker = join(stateDir, 'ran');
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job(
+      'shell',
+      '',
+      {},
+      { image: 'ghcr.io/cairn-dev/cairn-agent:0.1.0', command: ['sh', '-c', `touch ${marker}`], args: [] },
+    ),
+  });
+  const j = await finished(kc, 'shell');
+  t.deepEqual(condTypes(j).at(-1), 'Failed=True/BackoffLimitExceeded');
+  const [pod] = await podsOf(kc, 'shell');
+  t.like(terminated(pod), {
+    exitCode: 128,
+    reason: 'StartError',
+    message: 'exec: "sh": executable file not found in $PATH',
+  });
+  t.false(existsSync(marker));
+});
+
+test('subPath cannot climb out of its volume: .., absolute and symlinked paths are refused as kubelet refuses them', async (t) => {
+  const { kc, core, batch, stateDir } = await setup(t);
+  await core.createNamespacedPersistentVolumeClaim({
+    namespace: NS,
+    body: {
+      metadata: { name: 'store' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    },
+  });
+  const volume = join(stateDir, 'volumes', NS, 'store');
+  const outside = join(stateDir, 'outside');
+  await mkdir(volume, { recursive: true });
+  await mkdir(outside, { recursive: true });
+  await symlink(outside, join(volume, 'link'));
+  const write = 'echo pwned > "$1"';
+  const withSubPath = (name: string, subPath: string) =>
+    batch.createNamespacedJob({
+      namespace: NS,
+      body: job(
+        name,
+        write,
+        {},
+        { args: [write, 'sh', '/data/x'], volumeMounts: [{ name: 'store', mountPath: '/data', subPath }] },
+        { volumes: [{ name: 'store', persistentVolumeClaim: { claimName: 'store' } }] },
+      ),
+    });
+  for (const [name, subPath, message] of [
+    ['dotdot', '..', "unable to provision SubPath `..`: must not contain '..'"],
+    ['deep-dotdot', 'a/../../..', "unable to provision SubPath `a/../../..`: must not contain '..'"],
+    ['absolute', '/etc', 'error SubPath `/etc` must not be an absolute path'],
+    ['via-link', 'link', 'failed to prepare subPath for volumeMount "store" of container "main"'],
+    [
+      'below-link',
+      'link/new',
+      'failed to create subPath directory for volumeMount "store" of container "main"',
+    ],
+  ] as const) {
+    await withSubPath(name, subPath);
+    const w = await waitingOf(kc, name, (x) => x.reason === 'CreateContainerConfigError');
+    t.is(w.waiting.message, message, subPath);
+    t.is(w.pod.status.phase, 'Pending');
+  }
+  t.deepEqual(await readdir(outside), [], 'nothing was written outside the volume');
+  t.false(existsSync(join(stateDir, 'volumes', NS, 'x')));
+  // A subPath inside the volume works, and is made if missing.
+  await withSubPath('inside', 'sub/dir');
+  const j = await finished(kc, 'inside');
+  t.deepEqual(condTypes(j).at(-1), 'Complete=True/CompletionsReached');
+  t.is(await readFile(join(volume, 'sub', 'dir', 'x'), 'utf8'), 'pwned\n');
+});
+
+test('a Secret volume item path cannot climb out of the volume folder', async (t) => {
+  const { kc, core, batch, stateDir } = await setup(t);
+  await core.createNamespacedSecret({
+    namespace: NS,
+    body: { metadata: { name: 'creds' }, data: { key: Buffer.from('s3cret').toString('base64') } },
+  });
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job(
+      'items',
+      'exit 0',
+      {},
+      { volumeMounts: [{ name: 's', mountPath: '/creds' }] },
+      {
+        volumes: [
+          { name: 's', secret: { secretName: 'creds', items: [{ key: 'key', path: '../../../escaped' }] } },
+        ],
+      },
+    ),
+  });
+  const w = await waitingOf(kc, 'items', (x) => x.reason === 'ContainerCreating' && x.message !== undefined);
+  t.is(
+    w.waiting.message,
+    `MountVolume.SetUp failed for volume "s" : invalid path: must not contain '..': ../../../escaped`,
+  );
+  t.false(existsSync(join(stateDir, 'escaped')));
+  t.false(existsSync(join(stateDir, 'pods', 'escaped')));
+});
+
+test('what the runner writes is private to its user: Secret files, logs, pod and volume folders', async (t) => {
+  const { kc, core, batch, stateDir } = await setup(t);
+  await core.createNamespacedSecret({
+    namespace: NS,
+    body: { metadata: { name: 'creds' }, data: { key: Buffer.from('s3cret').toString('base64') } },
+  });
+  await core.createNamespacedPersistentVolumeClaim({
+    namespace: NS,
+    body: {
+      metadata: { name: 'data' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    },
+  });
+  // The container reports the mode of its Secret file and of its folders (in the pod's own view).
+  const script = 'echo $(stat -c %a "$1/key" "$1" "$2") > "$3"';
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: job(
+      'modes',
+      script,
+      {},
+      {
+        args: [script, 'sh', '/creds', '/data', '/dev/termination-log'],
+        volumeMounts: [
+          { name: 's', mountPath: '/creds' },
+          { name: 'd', mountPath: '/data' },
+        ],
+      },
+      {
+        volumes: [
+          { name: 's', secret: { secretName: 'creds', defaultMode: 0o644 } },
+          { name: 'd', persistentVolumeClaim: { claimName: 'data' } },
+        ],
+      },
+    ),
+  });
+  await finished(kc, 'modes');
+  const [pod] = await podsOf(kc, 'modes');
+  t.is(
+    terminated(pod).message,
+    '600 700 700\n',
+    'Secret file 0600 (owner bits of defaultMode), folders 0700',
+  );
+  const logs = join(stateDir, 'logs');
+  t.is((await stat(logs)).mode & 0o777, 0o700);
+  t.is((await stat(join(logs, NS))).mode & 0o777, 0o700);
+  t.is((await stat(join(logs, NS, `${String(pod!.metadata.name)}.log`))).mode & 0o777, 0o600);
+  t.is((await stat(join(stateDir, 'volumes'))).mode & 0o777, 0o700);
 });

@@ -33,6 +33,7 @@ import { makeHandle, type Planner } from '../../shared/function.ts';
 import { KubeClient, type KubeObject } from '../../shared/kube.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { databaseBackup } from '../builders.ts';
+import { apiFetch } from '../fixtures/api.ts';
 import {
   type FaultProxy,
   type FaultRule,
@@ -77,7 +78,7 @@ async function startWorld(requestTimeoutMs = TIMEOUT_MS): Promise<World> {
   api.writeKubeconfig(directConfig);
   await installCrds(directConfig);
   const direct = await KubeClient.connect({ kubeconfig: directConfig, clock });
-  const proxy = await startFaultProxy({ target: api.url });
+  const proxy = await startFaultProxy({ target: api });
   const proxied = join(dir, 'proxied.kubeconfig');
   proxy.writeKubeconfig(proxied);
   // One client for the three functions, as one process's functions share one (processKubeClient).
@@ -140,7 +141,7 @@ const changed = (action: 'add' | 'update', o: KubeObject, w: World) =>
 
 /** PUTs a status straight to the emulator, as a controller would. */
 async function putStatus(w: World, path: string, obj: KubeObject, status: unknown): Promise<KubeObject> {
-  const res = await fetch(`${w.api.url}${path}/status`, {
+  const res = await apiFetch(w.api, `${path}/status`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ ...obj, status }),
@@ -155,7 +156,7 @@ async function finishJob(w: World, name: string, ok: boolean): Promise<KubeObjec
   if (!job) throw new Error(`no Job ${name}`);
   const labels = { ...job.metadata.labels, 'job-name': name };
   const podPath = '/api/v1/namespaces/default/pods';
-  const created = await fetch(`${w.api.url}${podPath}`, {
+  const created = await apiFetch(w.api, podPath, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({

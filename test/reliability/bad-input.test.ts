@@ -170,7 +170,6 @@ const launchState = (over: Partial<LaunchState>): LaunchState => ({
   backup: backup('pg-nightly-202503200100', dbRef, {}, {}, { scheduledTime: '2025-03-20T01:00:00Z' }),
   policy: databaseBackup(),
   endpoints: [],
-  secrets: { pg: true, s3: true },
   claims: { 'backup-store': true },
   selectedClaims: [],
   ...over,
@@ -191,7 +190,6 @@ const restoreState = (over: Partial<RestoreState>): RestoreState => ({
   restore: restoreOf(),
   backup: backup('volumes-1', bpRef, completed),
   policy: backupPolicy(),
-  secrets: {},
   claims: { 'data-restore': true, 'backup-store': true },
   ...over,
 });
@@ -227,15 +225,17 @@ const refusals: [string, () => Plan, string][] = [
       ),
     'InvalidSchedule',
   ],
+  // (A Secret that does not exist is no refusal: functions may not read Secrets; the Pod reports it.)
   [
-    'a password Secret that does not exist',
-    () => launch(launchState({ secrets: { s3: true } }), now),
-    'SecretNotFound',
+    'a backupImage the cluster admin did not allow',
+    () =>
+      launch(launchState({ policy: databaseBackup('pg-nightly', { backupImage: 'busybox:latest' }) }), now),
+    'ImageNotAllowed',
   ],
   [
-    'a storage Secret that does not exist',
-    () => launch(launchState({ secrets: { pg: true } }), now),
-    'SecretNotFound',
+    'a serviceAccountName the cluster admin did not allow',
+    () => launch(launchState({ policy: databaseBackup('pg-nightly', { serviceAccountName: 'admin' }) }), now),
+    'ServiceAccountNotAllowed',
   ],
   [
     'a Backup of a policy that does not exist',

@@ -17,10 +17,12 @@
  * that nothing was created twice.
  */
 import { writeFileSync } from 'node:fs';
-import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, request } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { type StatusDetails, StatusError } from '../../local/apiserver/errors.ts';
 import { kubeconfigYaml } from '../../local/apiserver/kubeconfig.ts';
+import { type ApiTarget, authorized } from '../fixtures/api.ts';
 import { seededRandom } from './seeded-random.ts';
 
 export const FAULTS = ['conflict', 'internal', 'throttle', 'reset', 'lost', 'hang', 'stale'] as const;
@@ -177,9 +179,10 @@ function statusBody(
   return JSON.stringify(new StatusError(code, reason, message, details).toStatus());
 }
 
-export async function startFaultProxy(opts: { target: string; plan?: FaultPlan }): Promise<FaultProxy> {
-  const target = new URL(opts.target);
-  const agent = new Agent({ keepAlive: true });
+export async function startFaultProxy(opts: { target: ApiTarget; plan?: FaultPlan }): Promise<FaultProxy> {
+  const target = new URL(opts.target.url);
+  // Upstream is the emulator's https, verified against its CA; the proxy itself speaks plain http.
+  const agent = new Agent({ keepAlive: true, ca: opts.target.ca });
   let plan = opts.plan;
   let seq = 0;
   const injected = new Map<string, Map<Fault, number>>();
@@ -217,7 +220,10 @@ export async function startFaultProxy(opts: { target: string; plan?: FaultPlan }
           method: 'PATCH',
           path,
           agent,
-          headers: { 'content-type': 'application/merge-patch+json', host: target.host },
+          headers: authorized(opts.target, {
+            'content-type': 'application/merge-patch+json',
+            host: target.host,
+          }),
         },
         (res) => {
           res.resume();
@@ -245,6 +251,7 @@ export async function startFaultProxy(opts: { target: string; plan?: FaultPlan }
           method: req.method,
           path: req.url,
           headers: { ...req.headers, host: target.host },
+          ca: opts.target.ca,
         },
         (upRes) => {
           res.writeHead(upRes.statusCode ?? 502, upRes.headers);
@@ -357,7 +364,8 @@ export async function startFaultProxy(opts: { target: string; plan?: FaultPlan }
     errors,
     total: () => [...injected.values()].reduce((s, m) => s + [...m.values()].reduce((a, b) => a + b, 0), 0),
     writeKubeconfig(path) {
-      writeFileSync(path, kubeconfigYaml(url), { mode: 0o600 });
+      // The emulator's token: clients send it through the proxy, which forwards it as is.
+      writeFileSync(path, kubeconfigYaml(url, opts.target.token, undefined), { mode: 0o600 });
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -5,7 +5,9 @@
  *   artifact-deleting Job (retention-pruner);
  * - each function's RBAC in eventing/base/rbac.yaml is what it uses: the verbs and resources are
  *   derived from the requests each function's client makes while the real planners run a history
- *   that reaches every path (schedules, selectors, PVCs, retention, restores, a Job deleted by hand).
+ *   that reaches every path (schedules, selectors, PVCs, retention, restores, a Job deleted by hand);
+ * - no function may read a Secret, not even to see that it exists (issue 15.7): a missing one
+ *   surfaces from the Pod (CreateContainerConfigError).
  */
 import { readFile } from 'node:fs/promises';
 import test from 'ava';
@@ -118,7 +120,6 @@ const launchState = (over: Partial<LaunchState>): LaunchState => ({
   backup: backup('pg-nightly-202503200100', dbRef),
   policy: databaseBackup(),
   endpoints: [],
-  secrets: { pg: true, s3: true, gcs: true },
   claims: { 'backup-store': true },
   selectedClaims: ['data', 'logs'],
   ...over,
@@ -181,7 +182,6 @@ const pods: [string, () => Plan][] = [
           restore: restore({ pvc: { claimName: 'data' } }),
           backup: backup('volumes-1', bpRef, completed),
           policy: backupPolicy(),
-          secrets: {},
           claims: { data: true, 'backup-store': true },
         } satisfies RestoreState,
         now,
@@ -208,7 +208,6 @@ const pods: [string, () => Plan][] = [
             destination: { type: 's3', bucket: 'bkt', secretName: 's3' },
           }),
           policy: databaseBackup(),
-          secrets: { pg: true, s3: true },
           claims: {},
         },
         now,
@@ -407,8 +406,8 @@ function grantsOf(requests: Map<string, number>): Set<string> {
   return out;
 }
 
-async function rbacOf(): Promise<Record<string, Set<string>>> {
-  const text = await readFile(`${REPO_ROOT}eventing/base/rbac.yaml`, 'utf8');
+async function rbacOf(file = 'eventing/base/rbac.yaml'): Promise<Record<string, Set<string>>> {
+  const text = await readFile(`${REPO_ROOT}${file}`, 'utf8');
   const out: Record<string, Set<string>> = {};
   for (const doc of parseAllDocuments(text)) {
     const o = doc.toJS() as {
@@ -455,4 +454,25 @@ test("each function's RBAC is exactly what it uses: nothing used is missing, not
     if (unused.length) report.push(`${fn} is granted but does not use: ${unused.join(', ')}`);
   }
   t.deepEqual(report, []);
+});
+
+test('no function may read a Secret: no ClusterRole of a function grants anything on secrets', async (t) => {
+  const rbac = await rbacOf();
+  for (const fn of [
+    'schedule-evaluator',
+    'job-launcher',
+    'job-watcher',
+    'retention-pruner',
+    'restore-runner',
+  ]) {
+    t.truthy(rbac[fn], `${fn} has a ClusterRole`);
+    t.deepEqual(
+      [...(rbac[fn] ?? [])].filter((g) => g.startsWith('core/secrets')),
+      [],
+      fn,
+    );
+  }
+  // The all-in-one Service is bound to the same roles and no other.
+  const text = await readFile(`${REPO_ROOT}eventing/all-in-one/rbac.yaml`, 'utf8');
+  t.false(/secrets/.test(text));
 });

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { parseAgentArgs } from '../../../shared/agent-contract.ts';
+import { allowListFromEnv } from '../../../shared/allowlist.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import type { Action } from '../../../shared/plan.ts';
 import { backup, backupPolicy, databaseBackup } from '../../../test/builders.ts';
@@ -14,7 +15,6 @@ function state(over: Partial<LaunchState>): LaunchState {
     backup: backup('pg-nightly-202503200100', dbRef, {}, {}, { scheduledTime: '2025-03-20T01:00:00Z' }),
     policy: databaseBackup(),
     endpoints: [],
-    secrets: { pg: true, s3: true },
     claims: { 'backup-store': true },
     selectedClaims: [],
     ...over,
@@ -114,16 +114,20 @@ const refusals: [string, Partial<LaunchState>, string, RegExp][] = [
     /no Service or running Pod in namespace default matches databaseSelector app=pg,role=primary/,
   ],
   [
-    'a missing password Secret',
-    { secrets: { s3: true } },
-    'SecretNotFound',
-    /Secret pg \(spec\.database\.passwordSecretRef\) does not exist/,
+    'a backupImage the admin did not allow (seed 002’s busybox:latest)',
+    {
+      backup: backup('volumes-1', bpRef),
+      policy: backupPolicy('volumes', { backupImage: 'busybox:latest' }),
+      selectedClaims: ['data'],
+    },
+    'ImageNotAllowed',
+    /^spec\.backupImage busybox:latest is not an image the cluster admin allows Cairn's Jobs to run/,
   ],
   [
-    'a missing storage Secret',
-    { secrets: { pg: true } },
-    'SecretNotFound',
-    /Secret s3 \(spec\.storageDestination\.secretName\)/,
+    'a ServiceAccount the admin did not allow',
+    { policy: databaseBackup('pg-nightly', { serviceAccountName: 'cluster-admin' }) },
+    'ServiceAccountNotAllowed',
+    /^spec\.serviceAccountName cluster-admin is not a ServiceAccount the cluster admin allows .* in namespace default/,
   ],
   [
     'a policy that is gone',
@@ -191,14 +195,19 @@ test('GCS with a key Secret mounts the key; without one the pod uses its Service
   const withKey = databaseBackup('pg-nightly', {
     storageDestination: { type: 'gcs', bucket: 'b', secretName: 'gcs' },
   });
-  const pod1 = podOf(jobOf(decide(state({ policy: withKey, secrets: { pg: true, gcs: true } }), now)));
+  const pod1 = podOf(jobOf(decide(state({ policy: withKey }), now)));
   t.true(pod1.containers[0].env.some((e: { name: string }) => e.name === 'GOOGLE_APPLICATION_CREDENTIALS'));
   t.true(pod1.volumes.some((v: { secret?: { secretName: string } }) => v.secret?.secretName === 'gcs'));
   const wi = databaseBackup('pg-nightly', {
     storageDestination: { type: 'gcs', bucket: 'b' },
     serviceAccountName: 'backup-sa',
   });
-  const pod2 = podOf(jobOf(decide(state({ policy: wi }), now)));
+  // Workload Identity needs a ServiceAccount of its own: the admin allows it.
+  const pod2 = podOf(
+    jobOf(
+      decide(state({ policy: wi }), now, allowListFromEnv({ CAIRN_ALLOWED_SERVICE_ACCOUNTS: 'backup-sa' })),
+    ),
+  );
   t.is(pod2.serviceAccountName, 'backup-sa');
   t.true(pod2.automountServiceAccountToken);
   t.false(pod2.containers[0].env.some((e: { name: string }) => e.name === 'GOOGLE_APPLICATION_CREDENTIALS'));
@@ -227,4 +236,32 @@ test('nothing to do for a Backup that has a Job, is finished, or is being delete
     decide(state({ backup: backup('x', dbRef, {}, { deletionTimestamp: '2025-03-20T01:00:00Z' }) }), now),
     [],
   );
+});
+
+test('an allowed backupImage and ServiceAccount are used as given', (t) => {
+  const allow = allowListFromEnv({
+    CAIRN_ALLOWED_IMAGES: 'registry.example.com/cairn-agent:*',
+    CAIRN_ALLOWED_SERVICE_ACCOUNTS: 'default/backup-sa',
+  });
+  const policy = databaseBackup('pg-nightly', {
+    backupImage: 'registry.example.com/cairn-agent:0.1.0',
+    serviceAccountName: 'backup-sa',
+  });
+  const pod = podOf(jobOf(decide(state({ policy }), now, allow)));
+  t.is(pod.containers[0].image, 'registry.example.com/cairn-agent:0.1.0');
+  t.is(pod.serviceAccountName, 'backup-sa');
+});
+
+test('a missing Secret no longer stops the Job: it is referenced, and the Pod reports it (the function reads no Secret)', (t) => {
+  // What gather can know without any right to Secrets: nothing about them.
+  const plan = decide({ ...state({}), secrets: {} } as LaunchState, now);
+  const pod = podOf(jobOf(plan));
+  t.truthy(pod, 'a Job is created');
+  t.deepEqual(
+    pod.containers[0].env.map(
+      (e: { valueFrom?: { secretKeyRef?: { name: string } } }) => e.valueFrom?.secretKeyRef?.name,
+    ),
+    ['pg', 's3', 's3'],
+  );
+  t.like(failure(plan), { phase: 'Pending' });
 });

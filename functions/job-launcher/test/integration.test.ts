@@ -43,7 +43,7 @@ test('a Backup add event over HTTP creates its Job, owned by the Backup', async 
   t.is((await fn.kube.list('Job', 'default')).length, 1);
 });
 
-test('a Backup whose Secret is missing fails with SecretNotFound and a Warning Event', async (t) => {
+test('a Backup whose Secret is missing still gets its Job: job-launcher reads no Secret, the Pod will report it', async (t) => {
   const fn = await startFunction('job-launcher', plan);
   t.teardown(() => fn.stop());
   await fn.kube.create('DatabaseBackup', bare(databaseBackup('pg-nightly')));
@@ -53,11 +53,37 @@ test('a Backup whose Secret is missing fails with SecretNotFound and a Warning E
   );
   t.is((await fn.post(ev(object, fn.api.url))).status, 204);
   const b = await fn.kube.get<Backup>('Backup', 'default', 'b1');
-  t.like(b?.status, { phase: 'Failed', reason: 'SecretNotFound' });
+  t.like(b?.status, { phase: 'Pending', jobName: 'b1' });
+  const job = await fn.kube.get<KubeObject>('Job', 'default', 'b1');
+  const env = job?.spec.template.spec.containers[0].env as {
+    valueFrom?: { secretKeyRef?: { name: string } };
+  }[];
+  t.deepEqual(
+    env.map((e) => e.valueFrom?.secretKeyRef?.name),
+    ['pg', 's3', 's3'],
+  );
+  t.false((fn.kube.requests.get('get Secret') ?? 0) > 0, 'no Secret was read');
+});
+
+test("a policy's backupImage the admin did not allow fails the Backup with ImageNotAllowed and a Warning, and makes no Job", async (t) => {
+  const fn = await startFunction('job-launcher', plan);
+  t.teardown(() => fn.stop());
+  await fn.kube.create(
+    'DatabaseBackup',
+    bare(databaseBackup('pg-nightly', { backupImage: 'busybox:latest' })),
+  );
+  const { object } = await fn.kube.create(
+    'Backup',
+    bare(backup('b2', { kind: 'DatabaseBackup', name: 'pg-nightly' }, undefined)),
+  );
+  t.is((await fn.post(ev(object, fn.api.url))).status, 204);
+  const b = await fn.kube.get<Backup>('Backup', 'default', 'b2');
+  t.like(b?.status, { phase: 'Failed', reason: 'ImageNotAllowed' });
   t.is((await fn.kube.list('Job', 'default')).length, 0);
   t.true(
     (await fn.kube.list('Event', 'default')).some(
-      (e) => e.reason === 'BackupFailed' && e.involvedObject?.name === 'b1',
+      (e) =>
+        e.reason === 'BackupFailed' && e.involvedObject?.name === 'b2' && /busybox:latest/.test(e.message),
     ),
   );
 });

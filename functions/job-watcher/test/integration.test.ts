@@ -4,14 +4,20 @@ import type { Backup, DatabaseBackup } from '../../../shared/api/index.ts';
 import { type KubeObjectLike, resourceEvent } from '../../../shared/events.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import { backup, databaseBackup } from '../../../test/builders.ts';
+import { type ApiTarget, apiFetch } from '../../../test/fixtures/api.ts';
 import { startFunction } from '../../../test/function-harness.ts';
 import { plan } from '../handle.ts';
 
 const sha = 'c'.repeat(64);
 
 /** Writes a resource's status through the emulator's status subresource, as a controller would. */
-async function putStatus(url: string, path: string, obj: KubeObject, status: unknown): Promise<KubeObject> {
-  const res = await fetch(`${url}${path}/status`, {
+async function putStatus(
+  api: ApiTarget,
+  path: string,
+  obj: KubeObject,
+  status: unknown,
+): Promise<KubeObject> {
+  const res = await apiFetch(api, `${path}/status`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ ...obj, status }),
@@ -34,7 +40,7 @@ test('a completed Job event over HTTP completes the Backup, derives the policy s
     metadata: { name: b.metadata.name, namespace: 'default', labels: b.metadata.labels ?? {} },
   });
   await putStatus(
-    fn.api.url,
+    fn.api,
     '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/pg-nightly-1',
     created,
     { phase: 'Running', jobName: 'pg-nightly-1' },
@@ -49,7 +55,7 @@ test('a completed Job event over HTTP completes the Backup, derives the policy s
     },
   });
   // Functions never create Pods, so the access layer cannot: post it as the Job controller would.
-  const podRes = await fetch(`${fn.api.url}/api/v1/namespaces/default/pods`, {
+  const podRes = await apiFetch(fn.api, '/api/v1/namespaces/default/pods', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -74,13 +80,13 @@ test('a completed Job event over HTTP completes the Backup, derives the policy s
     completionTime: '2030-01-01T00:00:05Z',
     durationMs: 4000,
   });
-  await putStatus(fn.api.url, '/api/v1/namespaces/default/pods/pg-nightly-1-abcde', pod, {
+  await putStatus(fn.api, '/api/v1/namespaces/default/pods/pg-nightly-1-abcde', pod, {
     phase: 'Succeeded',
     containerStatuses: [
       { name: 'agent', state: { terminated: { exitCode: 0, reason: 'Completed', message } } },
     ],
   });
-  const done = await putStatus(fn.api.url, '/apis/batch/v1/namespaces/default/jobs/pg-nightly-1', job, {
+  const done = await putStatus(fn.api, '/apis/batch/v1/namespaces/default/jobs/pg-nightly-1', job, {
     startTime: '2030-01-01T00:00:01Z',
     completionTime: '2030-01-01T00:00:06Z',
     succeeded: 1,
@@ -102,7 +108,7 @@ test('a completed Job event over HTTP completes the Backup, derives the policy s
   const id = res.headers.get('ce-id');
   t.regex(String(id), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   await putStatus(
-    fn.api.url,
+    fn.api,
     '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/pg-nightly-1',
     after as KubeObject,
     { phase: 'Running', jobName: 'pg-nightly-1' },

@@ -25,7 +25,6 @@ function state(over: Partial<RestoreState> = {}): RestoreState {
     restore: restore(),
     backup: backup('volumes-1', { kind: 'BackupPolicy', name: 'volumes' }, done),
     policy: backupPolicy(),
-    secrets: {},
     claims: { 'data-restore': true, 'backup-store': true },
     ...over,
   };
@@ -80,7 +79,6 @@ test('a database Restore targets the database with the password as a secretKeyRe
     }),
     backup: backup('pg-1', { kind: 'DatabaseBackup', name: 'pg-nightly' }, done),
     policy: databaseBackup(),
-    secrets: { pg2: true, s3: true },
   });
   const pod = podOf(decide(st, now));
   t.like(parseAgentArgs(pod.containers[0].args), {
@@ -120,6 +118,16 @@ const refusals: [string, Partial<RestoreState>, RegExp][] = [
     /BackupPolicy volumes, whose storage holds Backup volumes-1, does not exist/,
   ],
   [
+    'the Restore asks for an image the admin did not allow',
+    { restore: restore({ backupImage: 'busybox:latest' }) },
+    /^spec\.backupImage busybox:latest is not an image the cluster admin allows/,
+  ],
+  [
+    'the ServiceAccount its policy names is not allowed',
+    { policy: backupPolicy('volumes', { serviceAccountName: 'cluster-admin' }) },
+    /^BackupPolicy volumes spec\.serviceAccountName cluster-admin is not a ServiceAccount/,
+  ],
+  [
     'a volume backup into a database',
     { restore: restore({ target: { database: { host: 'h', name: 'n' } } }) },
     /volume backup can only be restored into a pvc/,
@@ -142,4 +150,28 @@ test('a Restore already started or finished is left alone', (t) => {
     [],
   );
   t.deepEqual(decide(state({ restore: { ...restore(), status: { phase: 'Failed' } } }), now), []);
+});
+
+test('a missing Secret no longer refuses a Restore: the Job references it, and the Pod reports it', (t) => {
+  const st = {
+    ...state({
+      restore: restore({
+        backupRef: { name: 'pg-1' },
+        target: {
+          database: { host: 'pg2', name: 'restored', passwordSecretRef: { name: 'gone', key: 'pw' } },
+        },
+      }),
+      backup: backup('pg-1', { kind: 'DatabaseBackup', name: 'pg-nightly' }, done),
+      policy: databaseBackup(),
+    }),
+    // What gather could know with a right to Secrets; restore-runner has none.
+    secrets: {},
+  } as RestoreState;
+  const pod = podOf(decide(st, now));
+  t.truthy(pod, 'a Job is created');
+  t.true(
+    pod.containers[0].env.some(
+      (e: { valueFrom?: { secretKeyRef?: { name: string } } }) => e.valueFrom?.secretKeyRef?.name === 'gone',
+    ),
+  );
 });

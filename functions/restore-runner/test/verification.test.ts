@@ -24,10 +24,7 @@ test('a database verification runs `verify` into the scratch database with its c
   const b = backup('b1', { kind: 'DatabaseBackup', name: 'pg-nightly' }, done);
   const made = verificationRestore('DatabaseBackup', policy, b);
   if (!('restore' in made)) return t.fail();
-  const plan = decide(
-    { restore: made.restore, backup: b, policy, secrets: { pg: true, s3: true }, claims: {} },
-    now,
-  );
+  const plan = decide({ restore: made.restore, backup: b, policy, claims: {} }, now);
   const opts = parseAgentArgs(args(plan));
   t.like(opts, { command: 'verify', target: { kind: 'postgres', host: 'pg', database: 'app_cairn_verify' } });
   t.deepEqual(opts.command === 'verify' ? opts.checks : [], checks);
@@ -48,7 +45,7 @@ test('a verification into the source database itself is refused', (t) => {
       target: { database: { host: 'pg', name: 'app' } },
     },
   };
-  const plan = decide({ restore, backup: b, policy, secrets: { s3: true }, claims: {} }, now);
+  const plan = decide({ restore, backup: b, policy, claims: {} }, now);
   t.like(plan[0], { type: 'status', set: { phase: 'Failed', reason: 'RestoreRefused' } });
   t.regex(JSON.stringify(plan[0]), /backed-up database itself/);
 });
@@ -69,7 +66,6 @@ test('a volume verification restores into its own folder of the scratch claim', 
       restore: made.restore,
       backup: b,
       policy,
-      secrets: {},
       claims: { scratch: true, 'backup-store': true },
     },
     now,

@@ -3,6 +3,7 @@ import type { Backup } from '../../../shared/api/index.ts';
 import { cairnEvent, functionSource } from '../../../shared/events.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import { backupPolicy } from '../../../test/builders.ts';
+import { apiFetch } from '../../../test/fixtures/api.ts';
 import { startFunction } from '../../../test/function-harness.ts';
 import { plan } from '../handle.ts';
 
@@ -37,7 +38,7 @@ test('a backup.completed event over HTTP expires the oldest Backup and starts a 
       },
       spec: { policyRef: { kind: 'BackupPolicy', name: 'volumes' }, scheduledTime: when as string },
     });
-    await fetch(`${fn.api.url}/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}/status`, {
+    await apiFetch(fn.api, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}/status`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
