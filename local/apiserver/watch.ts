@@ -41,6 +41,9 @@ export function startWatch(svc: ObjectService, hub: WatchHub, req: WatchRequest,
   let headersSent = false;
   let tableHeadersSent = false;
   const write = (type: EventType, obj: KubeObject | Json, objJson?: string) => {
+    // The watch's timeout ends the response before 'finish' runs stop(): a bookmark or change in
+    // between has nowhere to go.
+    if (res.writableEnded || res.destroyed) return;
     if (!headersSent) {
       res.writeHead(200, {
         'Content-Type': 'application/json',
@@ -140,7 +143,12 @@ export function startWatch(svc: ObjectService, hub: WatchHub, req: WatchRequest,
   const timers: NodeJS.Timeout[] = [];
   if (req.allowBookmarks) timers.push(setInterval(() => bookmark(), hub.bookmarkIntervalMs));
   if (req.timeoutSeconds !== undefined && req.timeoutSeconds > 0) {
-    timers.push(setTimeout(() => res.end(), req.timeoutSeconds * 1000));
+    timers.push(
+      setTimeout(() => {
+        stop();
+        res.end();
+      }, req.timeoutSeconds * 1000),
+    );
   }
   const stop = () => {
     unsubscribe();

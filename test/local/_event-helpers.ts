@@ -110,7 +110,7 @@ export async function startFunction(
 export async function until<T>(
   probe: () => T | undefined | Promise<T | undefined>,
   what: string,
-  ms = 5000,
+  ms = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -122,9 +122,11 @@ export async function until<T>(
 }
 
 /** The API server emulator in-process (memory only), with Cairn's CRDs installed through the API. */
+export type ApiServer = import('../../local/apiserver/index.ts').ApiServer;
+
 export async function startEmulator(
   opts: { crds?: boolean; stateDir?: string } = {},
-): Promise<{ url: string; kc: KubeConfig; close(): Promise<void> }> {
+): Promise<{ url: string; kc: KubeConfig; api: ApiServer; close(): Promise<void> }> {
   const { startApiServer } = await import('../../local/apiserver/index.ts');
   const api = await startApiServer({
     bookmarkIntervalMs: 1000,
@@ -133,7 +135,7 @@ export async function startEmulator(
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfig());
   if (opts.crds !== false) await installCrds(kc);
-  return { url: api.url, kc, close: () => api.close() };
+  return { url: api.url, kc, api, close: () => api.close() };
 }
 
 export async function installCrds(kc: KubeConfig): Promise<void> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { StatusError } from '../../local/apiserver/errors.ts';
 import { boolParam, intParam, optionalBoolParam } from '../../local/apiserver/query.ts';
+import { apiFetch } from '../fixtures/api.ts';
 import { type Emulator, startEmulator } from './apiserver-helpers.ts';
 
 const q = (s: string) => new URLSearchParams(s);
@@ -60,7 +61,7 @@ test.after.always(async () => {
 async function watchLines(
   path: string,
 ): Promise<{ type: string; object: { metadata: Record<string, unknown> } }[]> {
-  const res = await fetch(emu.server.url + path);
+  const res = await apiFetch(emu.server, path);
   const text = await res.text();
   return text
     .split('\n')
@@ -154,4 +155,24 @@ test('pods/log: previous=True is refused like previous=true; follow=0 does not f
   // A pod that never finishes: follow=0 answers at once, as without follow.
   const noFollow = await emu.call('GET', '/api/v1/namespaces/default/pods/logged/log?follow=0');
   t.is(noFollow.status, 200);
+});
+
+test('a watch that times out while bookmarks are due ends cleanly (no write after its end)', async (t) => {
+  const fast = await startEmulator({ bookmarkIntervalMs: 1 });
+  t.teardown(() => fast.close());
+  const errors: unknown[] = [];
+  const onError = (e: unknown) => errors.push(e);
+  process.on('uncaughtException', onError);
+  t.teardown(() => process.off('uncaughtException', onError));
+  for (let i = 0; i < 5; i++) {
+    const res = await apiFetch(
+      fast.server,
+      '/api/v1/namespaces/default/configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=1',
+    );
+    t.is(res.status, 200);
+    await res.text();
+  }
+  // Timers that fire after the end would throw ERR_STREAM_WRITE_AFTER_END from the server.
+  await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(errors.map(String), []);
 });

@@ -15,6 +15,7 @@ import { parseManifests, startEventSources } from '../../local/events/index.ts';
 import type { ApiServerSourceSpec } from '../../local/events/knative.ts';
 import { validateApiServerSourceSpec } from '../../local/events/validation.ts';
 import { silentLogger } from '../../shared/log.ts';
+import { apiFetch } from '../fixtures/api.ts';
 import { installCrds, startEmulator, startReceiver, tempDir } from './_event-helpers.ts';
 
 const sink = { ref: { apiVersion: 'v1', kind: 'broker', name: 'default' } };
@@ -112,7 +113,7 @@ ${spec}`);
 async function setup(t: import('ava').ExecutionContext) {
   const emu = await startEmulator({ crds: false });
   await installCrds(emu.kc);
-  const ns = await fetch(`${emu.url}/api/v1/namespaces`, {
+  const ns = await apiFetch(emu.api, '/api/v1/namespaces', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ metadata: { name: 'cairn-system' } }),
@@ -136,7 +137,7 @@ test('an ApiServerSource without mode sends Reference events, as Knative default
     log: silentLogger,
   });
   t.teardown(() => sources.close());
-  const r = await fetch(`${emu.url}/apis/backup.cairn.dev/v1alpha1/namespaces/cairn-system/backups`, {
+  const r = await apiFetch(emu.api, '/apis/backup.cairn.dev/v1alpha1/namespaces/cairn-system/backups', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { parseAllDocuments } from 'yaml';
 import { type ApiServer, startApiServer } from '../../local/apiserver/index.ts';
+import { apiFetch } from '../fixtures/api.ts';
 
 const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
@@ -53,7 +54,7 @@ let dir: string | undefined;
 let results: Promise<Map<string, Result>>;
 
 async function post(path: string, body: unknown): Promise<void> {
-  const res = await fetch(api!.url + path, {
+  const res = await apiFetch(api!, path, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
