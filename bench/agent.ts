@@ -87,6 +87,7 @@ async function agent(args: string[], env: NodeJS.ProcessEnv) {
   const result = JSON.parse(res.stdout.trim().split('\n').at(-1) ?? '{}') as {
     sizeBytes?: number;
     manifestKey?: string;
+    sha256?: string;
   };
   return { seconds, peakRssMiB: done?.peakRssMiB ?? Number.NaN, result };
 }
@@ -230,6 +231,8 @@ async function benchScale(
         root,
         '--manifest-key',
         b.result.manifestKey ?? '',
+        '--expect-sha256',
+        b.result.sha256 ?? '',
       ],
       env,
     );

@@ -23,8 +23,8 @@ let maria: MariadbServer;
 let root: string;
 /** A folder the server's OS user (postgres, mysql) and this one can both write. */
 let drop: string;
-let pgManifest: string;
-let mariaManifest: string;
+let pgBackup: { manifestKey: string; sha256: string };
+let mariaBackup: { manifestKey: string; sha256: string };
 
 test.before(async () => {
   [pg, maria] = await Promise.all([startPostgres({ password: PASSWORD }), startMariadb()]);
@@ -65,10 +65,10 @@ test.before(async () => {
         : { MYSQL_PWD: maria.password },
     );
     if (!b.result.ok) throw new Error(`backup failed: ${b.stderr}`);
-    return b.result.manifestKey;
+    return b.result;
   };
-  pgManifest = await backup('postgres');
-  mariaManifest = await backup('mariadb');
+  pgBackup = await backup('postgres');
+  mariaBackup = await backup('mariadb');
 });
 
 test.after.always(async () => {
@@ -90,7 +90,9 @@ function verifyPg(checks: VerifyCheck[]) {
       '--database',
       'app_scratch',
       '--manifest-key',
-      pgManifest,
+      pgBackup.manifestKey,
+      '--expect-sha256',
+      pgBackup.sha256,
       ...destArgs({ type: 'pvc', root }),
       ...checks.flatMap((c) => ['--check', JSON.stringify(c)]),
     ],
@@ -113,7 +115,9 @@ function verifyMaria(checks: VerifyCheck[], as = { user: 'verifier', password: '
       '--database',
       'shop_scratch',
       '--manifest-key',
-      mariaManifest,
+      mariaBackup.manifestKey,
+      '--expect-sha256',
+      mariaBackup.sha256,
       ...destArgs({ type: 'pvc', root }),
       ...checks.flatMap((c) => ['--check', JSON.stringify(c)]),
     ],
