@@ -20,7 +20,6 @@ import { ByteCounter } from '../shared/storage/count.ts';
 import type { ArtifactStore } from '../shared/storage/index.ts';
 import { manifestText, sign, signingKey } from './authenticity.ts';
 import { createCompressor, DEFAULT_LEVEL } from './compression.ts';
-import { createEncryptor, encryptionFromEnv } from './encryption.ts';
 import { rootFailure, SourceFailed } from './errors.ts';
 import { CAIRN_VERSION, MANIFEST_FORMAT_VERSION, MANIFEST_KIND, type Manifest } from './manifest.ts';
 import { paceGc } from './memory.ts';
@@ -49,7 +48,10 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     ...(opts.encryption === 'age' ? { encryption: opts.encryption } : {}),
   });
   // Both before the dump starts: a missing key fails the backup, never writes it in the clear.
-  const encryption = opts.encryption === 'age' ? await encryptionFromEnv(deps.env) : undefined;
+  // Loaded only to encrypt: an unencrypted backup's start-up does not pay for the age code.
+  const age = opts.encryption === 'age' ? await import('./encryption.ts') : undefined;
+  const encryption = age?.encryptionFromEnv(deps.env);
+  const encryptor = age && encryption ? await age.createEncryptor(encryption.to) : undefined;
   const signKey = signingKey(deps.env);
   const start = clock.now();
   log.info('backup started', { key, source: opts.source.kind, command: describeCommand(plan.spec) });
@@ -77,16 +79,8 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
         stored = n;
       },
     });
-    const streaming = encryption
-      ? pipeline(
-          tool.child.stdout,
-          raw,
-          new Coalesce(),
-          compressor,
-          createEncryptor(encryption.encrypter),
-          hash,
-          gate,
-        )
+    const streaming = encryptor
+      ? pipeline(tool.child.stdout, raw, new Coalesce(), compressor, encryptor, hash, gate)
       : pipeline(tool.child.stdout, raw, new Coalesce(), compressor, hash, gate);
     const [result] = await Promise.all([uploading, streaming, tool.done]);
     put = result;

@@ -1,18 +1,18 @@
 /**
  * Encryption at rest in the age format (age-encryption.org/v1), so a person can decrypt an
  * artifact with the standard `age` tool and no Cairn: `age -d -i key.txt x.dump.zst.age | zstd -d`.
- * The `age-encryption` package does the format (X25519 recipients or an scrypt passphrase, then
- * ChaCha20-Poly1305 in 64 KiB STREAM chunks) over web streams; WebStreamTransform makes it a
- * Node stream with backpressure, so memory stays constant: one 64 KiB chunk in flight.
+ * agent/age.ts does the format (the `age-encryption` package for the header, Node's OpenSSL for
+ * the 64 KiB STREAM chunks), as Node streams with backpressure: memory stays constant.
  *
  * Keys come from the environment (Secrets): CAIRN_AGE_RECIPIENT to encrypt, CAIRN_AGE_IDENTITY to
  * decrypt, or CAIRN_AGE_PASSPHRASE for both. The manifest records the recipient (a public key)
  * or that a passphrase was used — never a key.
  */
-import { Duplex } from 'node:stream';
-import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
+import type { Transform } from 'node:stream';
+import { type Decrypter, identityToRecipient } from 'age-encryption';
 import { AGENT_ENV } from '../shared/agent-contract.ts';
 import { InvalidSpec } from '../shared/errors.ts';
+import { type AgeKey, ageDecrypter, checkAgeHeader, createAgeDecryptor, createAgeEncryptor } from './age.ts';
 import { VerificationFailed } from './errors.ts';
 
 /** What the manifest says about an encrypted artifact. */
@@ -24,102 +24,19 @@ export interface ManifestEncryption {
   passphrase?: boolean;
 }
 
-/**
- * A Node Duplex around a web-stream transformation `make(input) → output`: what is written goes
- * to `input`, what `output` yields is read. Each write resolves once the transformation took the
- * chunk (a TransformStream's writable holds one chunk), so backpressure flows through.
- * `make` may reject (a wrong key, a header that is not age's); the Duplex then fails with that.
- */
-class WebStreamTransform extends Duplex {
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #output: Promise<ReadableStreamDefaultReader<Uint8Array>>;
-  readonly #wrapError: (e: unknown) => Error;
-  #reading = false;
-
-  constructor(
-    make: (input: ReadableStream<Uint8Array>) => Promise<ReadableStream<Uint8Array>>,
-    wrapError: (e: unknown) => Error,
-  ) {
-    super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
-    this.#wrapError = wrapError;
-    const pass = new TransformStream<Uint8Array, Uint8Array>();
-    this.#writer = pass.writable.getWriter();
-    this.#output = make(pass.readable).then(
-      (out) => out.getReader(),
-      (e: unknown) => {
-        const err = wrapError(e);
-        this.destroy(err);
-        throw err;
-      },
-    );
-    this.#output.catch(() => {});
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.#writer.write(chunk).then(
-      () => cb(),
-      (e: unknown) => cb(e instanceof Error ? e : new Error(String(e))),
-    );
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    this.#writer.close().then(
-      () => cb(),
-      (e: unknown) => cb(e instanceof Error ? e : new Error(String(e))),
-    );
-  }
-
-  override _read(): void {
-    if (this.#reading) return;
-    this.#reading = true;
-    void this.#pump();
-  }
-
-  async #pump(): Promise<void> {
-    try {
-      const reader = await this.#output;
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) {
-          this.push(null);
-          return;
-        }
-        if (!this.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength))) {
-          this.#reading = false;
-          return;
-        }
-      }
-    } catch (e) {
-      this.destroy(this.#wrapError(e));
-    }
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.#writer.abort(err ?? undefined).catch(() => {});
-    cb(err);
-  }
-}
-
 /** The recipient or passphrase a backup encrypts to, from the environment; refuses when there is neither. */
-export async function encryptionFromEnv(
-  env: NodeJS.ProcessEnv,
-): Promise<{ encrypter: Encrypter; manifest: ManifestEncryption }> {
+export function encryptionFromEnv(env: NodeJS.ProcessEnv): { to: AgeKey; manifest: ManifestEncryption } {
   const recipient = env[AGENT_ENV.ageRecipient]?.trim();
   const passphrase = env[AGENT_ENV.agePassphrase];
-  const encrypter = new Encrypter();
   if (recipient) {
     if (!/^age1[0-9a-z]+$/.test(recipient))
       throw new InvalidSpec(
         AGENT_ENV.ageRecipient,
         'is not an age recipient (age1…): the public key, not the identity',
       );
-    encrypter.addRecipient(recipient);
-    return { encrypter, manifest: { format: 'age', recipient } };
+    return { to: { recipient }, manifest: { format: 'age', recipient } };
   }
-  if (passphrase) {
-    encrypter.setPassphrase(passphrase);
-    return { encrypter, manifest: { format: 'age', passphrase: true } };
-  }
+  if (passphrase) return { to: { passphrase }, manifest: { format: 'age', passphrase: true } };
   throw new InvalidSpec(
     '--encryption',
     `age encryption needs ${AGENT_ENV.ageRecipient} (a recipient, age1…) or ${AGENT_ENV.agePassphrase} from the policy's spec.encryption Secret`,
@@ -127,26 +44,21 @@ export async function encryptionFromEnv(
 }
 
 /** A stream that encrypts what passes through it to the age format. */
-export function createEncryptor(encrypter: Encrypter): Duplex {
-  return new WebStreamTransform(
-    (input) => encrypter.encrypt(input),
-    (e) => (e instanceof Error ? e : new Error(String(e))),
-  );
+export function createEncryptor(to: AgeKey): Promise<Transform> {
+  return createAgeEncryptor(to);
 }
 
 /** The Decrypter for an encrypted artifact, from the environment; refuses clearly when no key fits. */
 export async function decrypterFor(m: ManifestEncryption, env: NodeJS.ProcessEnv): Promise<Decrypter> {
   const identity = env[AGENT_ENV.ageIdentity]?.trim();
   const passphrase = env[AGENT_ENV.agePassphrase];
-  const d = new Decrypter();
   if (m.passphrase) {
     if (!passphrase)
       throw new InvalidSpec(
         AGENT_ENV.agePassphrase,
         "the backup is encrypted with a passphrase: give it (the policy's spec.encryption.passphraseSecretRef)",
       );
-    d.addPassphrase(passphrase);
-    return d;
+    return ageDecrypter({ passphrase });
   }
   if (!identity)
     throw new InvalidSpec(
@@ -164,17 +76,20 @@ export async function decrypterFor(m: ManifestEncryption, env: NodeJS.ProcessEnv
       `the backup is encrypted to ${m.recipient}, but the identity given is ${mine}'s: wrong key; nothing was restored`,
     );
   }
-  d.addIdentity(identity);
-  return d;
+  return ageDecrypter({ identity });
 }
 
-/** A stream that decrypts an age file; fails (VerificationFailed) when the key does not open it or a chunk was altered. */
-export function createDecryptor(d: Decrypter): Duplex {
-  return new WebStreamTransform(
-    (input) => d.decrypt(input),
-    (e) =>
-      new VerificationFailed(
-        `the artifact cannot be decrypted with the key given (${e instanceof Error ? e.message : String(e)}); nothing was restored`,
-      ),
+const wrongKey = (why: string) =>
+  new VerificationFailed(
+    `the artifact cannot be decrypted with the key given (${why}); nothing was restored`,
   );
+
+/** A stream that decrypts an age file; fails (VerificationFailed) when the key does not open it or a chunk was altered. */
+export function createDecryptor(d: Decrypter): Transform {
+  return createAgeDecryptor(d, wrongKey);
+}
+
+/** Opens an age file's header (its first bytes) with the key, before anything is restored. */
+export function checkKey(d: Decrypter, head: Buffer): Promise<void> {
+  return checkAgeHeader(d, head, wrongKey);
 }

@@ -21,13 +21,12 @@
  *   touched.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
-import type { Decrypter } from 'age-encryption';
 import type {
   AgentRestoreOptions,
   AgentSuccess,
@@ -38,7 +37,6 @@ import { messageOf, StorageError } from '../shared/errors.ts';
 import { authenticate } from './authenticity.ts';
 import type { AgentDeps } from './backup.ts';
 import { createDecompressor } from './compression.ts';
-import { createDecryptor, decrypterFor } from './encryption.ts';
 import { RestoreFailed, TargetNotEmpty, Unsupported, VerificationFailed } from './errors.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
 import { paceGc } from './memory.ts';
@@ -61,7 +59,8 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
   const trust = authenticate(manifest, opts, deps.env);
   const a = manifest.artifact;
   checkTargetKind(opts.target, manifest);
-  const decrypter = a.encryption ? await decrypterFor(a.encryption, deps.env) : undefined;
+  // Loaded only for an encrypted artifact: other restores do not pay for the age code.
+  const decrypter = a.encryption ? await openDecrypter(a.encryption, deps.env) : undefined;
   const head = await store.head(a.key);
   if (!head)
     throw new StorageError(
@@ -128,12 +127,22 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
   };
 }
 
+/** The key for an encrypted artifact, checked against its manifest, and what decrypts with it. */
+async function openDecrypter(m: NonNullable<Artifact['encryption']>, env: NodeJS.ProcessEnv) {
+  const age = await import('./encryption.ts');
+  const d = await age.decrypterFor(m, env);
+  return {
+    checkKey: (head: Buffer) => age.checkKey(d, head),
+    decryptor: () => age.createDecryptor(d),
+  };
+}
+
 interface RestoreCtx {
   opts: AgentRestoreOptions;
   manifest: Manifest;
   deps: AgentDeps;
   /** Set when the artifact is encrypted: the key, checked against the manifest's recipient. */
-  decrypter: Decrypter | undefined;
+  decrypter: Awaited<ReturnType<typeof openDecrypter>> | undefined;
   /** The verified copy of the artifact (spool): tools read this, never the store. */
   spooled?: string;
 }
@@ -188,13 +197,14 @@ async function spool(ctx: RestoreCtx): Promise<void> {
     if (bad) throw bad;
     if (ctx.decrypter) {
       // The header opens with this key, or the restore stops here (a wrong passphrase shows only now).
-      const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
-      const out = await ctx.decrypter.decrypt(body).catch((e: unknown) => {
-        throw new VerificationFailed(
-          `the artifact cannot be decrypted with the key given (${messageOf(e)}); nothing was restored`,
-        );
-      });
-      await out.cancel();
+      const fd = await open(file, 'r');
+      try {
+        const head = Buffer.alloc(64 * 1024);
+        const { bytesRead } = await fd.read(head, 0, head.length, 0);
+        await ctx.decrypter.checkKey(head.subarray(0, bytesRead));
+      } finally {
+        await fd.close();
+      }
     }
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
@@ -225,7 +235,7 @@ async function verifyArtifact(ctx: RestoreCtx): Promise<void> {
 /** Decryption (when encrypted) and decompression: stored bytes → the tool's bytes. */
 function unwrap(ctx: RestoreCtx): Duplex[] {
   const decompress = createDecompressor(ctx.manifest.artifact.compression);
-  return ctx.decrypter ? [createDecryptor(ctx.decrypter), decompress] : [decompress];
+  return ctx.decrypter ? [ctx.decrypter.decryptor(), decompress] : [decompress];
 }
 
 /**
