@@ -306,6 +306,16 @@ async function applyArtifact(
   return tool;
 }
 
+/**
+ * The environment of a client that reads a script (psql, mariadb): `\e` runs the editor even from a
+ * script, and mariadb's --sandbox leaves it (and a pager without argument) alone (MDEV-21778
+ * suggests this), so the editor and the pager are programs that do nothing.
+ */
+function inert(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const off = '/bin/false';
+  return { ...env, PSQL_EDITOR: off, EDITOR: off, VISUAL: off, PSQL_PAGER: 'cat', PAGER: 'cat' };
+}
+
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
@@ -348,7 +358,7 @@ async function restorePostgres(ctx: RestoreCtx, t: DatabaseTarget): Promise<void
     // "role … already exists" for the connecting role: run on, then judge the errors.
     const tool = await applyArtifact(
       ctx,
-      { cmd: pgTool('psql', deps.env), args: ['-X', '-q', '-w', '-f', '-'], env },
+      { cmd: pgTool('psql', deps.env), args: ['-X', '-q', '-w', '-f', '-'], env: inert(env) },
       { script: true },
     );
     const errors = tool
@@ -409,7 +419,7 @@ select :'missing';`,
       {
         cmd: pgTool('psql', deps.env),
         args: ['-X', '-q', '-w', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'],
-        env,
+        env: inert(env),
       },
       { script: true },
     );
@@ -443,9 +453,10 @@ function sqlString(s: string): string {
 async function restoreMysql(ctx: RestoreCtx, t: DatabaseTarget): Promise<void> {
   const { opts, manifest, deps } = ctx;
   const conn = mysqlArgs(t);
+  const env = inert(deps.env);
   const query = (sql: string) =>
     runTool(
-      { cmd: 'mariadb', args: [...conn, '--sandbox', '--batch', '--skip-column-names'], env: deps.env },
+      { cmd: 'mariadb', args: [...conn, '--sandbox', '--batch', '--skip-column-names'], env },
       (m) => new RestoreFailed(m),
       sql,
     );
@@ -482,7 +493,7 @@ async function restoreMysql(ctx: RestoreCtx, t: DatabaseTarget): Promise<void> {
   await applyArtifact(ctx, {
     cmd: 'mariadb',
     args: [...conn, '--sandbox', '--batch', ...(db ? [`--database=${db}`] : [])],
-    env: deps.env,
+    env,
   });
 }
 

@@ -226,6 +226,30 @@ test.serial(
 );
 
 test.serial(
+  "psql, restoring what the Restore allowed unauthenticated, cannot start the pod's editor",
+  async (t) => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'cairn-auth-pvc-'));
+    const b = await pgBackup(root, 'editor', ['--format', 'plain']);
+    const editor = path.join(drop, 'pg-editor.sh');
+    const marker = path.join(drop, 'pg-editor');
+    await writeFile(editor, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+    const forged = zstdCompressSync(Buffer.from('select 1 \\e\n'));
+    await writeFile(path.join(root, b.key), forged);
+    const manifestFile = path.join(root, b.manifestKey);
+    const m = JSON.parse(await readFile(manifestFile, 'utf8'));
+    m.artifact.sha256 = createHash('sha256').update(forged).digest('hex');
+    m.artifact.sizeBytes = forged.length;
+    await writeFile(manifestFile, JSON.stringify(m, null, 2));
+    await pgRestore(root, b.manifestKey, 'editor_victim', ['--allow-unauthenticated'], {
+      PSQL_EDITOR: editor,
+      EDITOR: editor,
+      VISUAL: editor,
+    });
+    t.false(existsSync(marker), "psql's \\e ran the pod's editor");
+  },
+);
+
+test.serial(
   'psql never reads a custom-format archive whose manifest says it is a plain script',
   async (t) => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'cairn-auth-pvc-'));
@@ -273,34 +297,45 @@ test.serial(
       { MYSQL_PWD: maria.password },
     );
     if (!b.result.ok) throw new Error(b.stderr);
-    const marker = path.join(drop, 'maria');
-    const forged = zstdCompressSync(
-      Buffer.from(`system touch ${marker}\n\\! touch ${marker}-2\ncreate table pwned (a int);\n`),
-    );
-    await writeFile(path.join(root, b.result.key), forged);
+    // An editor that would leave a mark: mariadb's \e runs $EDITOR even in --sandbox mode.
+    const editor = path.join(drop, 'editor.sh');
+    await writeFile(editor, `#!/bin/sh\ntouch ${path.join(drop, 'maria-editor')}\n`, { mode: 0o755 });
     const manifestFile = path.join(root, b.result.manifestKey);
-    const m = JSON.parse(await readFile(manifestFile, 'utf8'));
-    m.artifact.sha256 = createHash('sha256').update(forged).digest('hex');
-    m.artifact.sizeBytes = forged.length;
-    await writeFile(manifestFile, JSON.stringify(m, null, 2));
-    const r = await runAgent(
-      [
-        'restore',
-        '--target',
-        'mariadb',
-        ...conn,
-        '--database',
-        'shop_victim',
-        '--manifest-key',
-        b.result.manifestKey,
-        '--allow-unauthenticated',
-        ...destArgs({ type: 'pvc', root }),
-      ],
-      { MYSQL_PWD: maria.password },
+    const genuine = JSON.parse(await readFile(manifestFile, 'utf8'));
+    for (const [name, line] of [
+      ['maria-system', `system touch ${path.join(drop, 'maria-system')}`],
+      ['maria-bang', `\\! touch ${path.join(drop, 'maria-bang')}`],
+      ['maria-source', `source ${editor}`],
+      ['maria-editor', 'select 1 \\e'],
+    ] as const) {
+      const forged = zstdCompressSync(Buffer.from(`${line}\ncreate table pwned (a int);\n`));
+      await writeFile(path.join(root, b.result.key), forged);
+      const m = structuredClone(genuine);
+      m.artifact.sha256 = createHash('sha256').update(forged).digest('hex');
+      m.artifact.sizeBytes = forged.length;
+      await writeFile(manifestFile, JSON.stringify(m, null, 2));
+      const r = await runAgent(
+        [
+          'restore',
+          '--target',
+          'mariadb',
+          ...conn,
+          '--database',
+          'shop_victim',
+          '--manifest-key',
+          b.result.manifestKey,
+          '--allow-unauthenticated',
+          '--overwrite',
+          ...destArgs({ type: 'pvc', root }),
+        ],
+        { MYSQL_PWD: maria.password, EDITOR: editor, VISUAL: editor },
+      );
+      t.false(existsSync(path.join(drop, name)), `${line} reached the restore pod's shell`);
+      t.not(r.code, 0, `${line}: ${r.stderr}`);
+    }
+    t.is(
+      (await maria.query("select count(*) from information_schema.tables where table_name = 'pwned'")).trim(),
+      '0',
     );
-    t.is(r.code, AGENT_EXIT.source, r.stderr);
-    if (!r.result.ok) t.regex(r.result.message, /sandbox/i);
-    t.false(existsSync(marker), 'system ran a shell in the restore pod');
-    t.false(existsSync(`${marker}-2`), '\\! ran a shell in the restore pod');
   },
 );
