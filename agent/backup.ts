@@ -1,6 +1,6 @@
 /**
- * A backup: source tool stdout → compression → sha256 → storage, in one stream.pipeline with
- * backpressure and constant memory. The upload's end is gated on the tool's exit status, so a
+ * A backup: source tool stdout → compression → [age encryption] → sha256 → storage, in one
+ * stream.pipeline with backpressure and constant memory. The upload's end is gated on the tool's exit status, so a
  * dump that fails (or is killed) halfway aborts the upload: no object, no manifest. The manifest
  * is written only after the artifact is complete; if that write fails the artifact is deleted.
  */
@@ -18,6 +18,7 @@ import { messageOf, StorageError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { ByteCounter } from '../shared/storage/count.ts';
 import type { ArtifactStore } from '../shared/storage/index.ts';
+import { manifestText, sign, signingKey } from './authenticity.ts';
 import { createCompressor, DEFAULT_LEVEL } from './compression.ts';
 import { rootFailure, SourceFailed } from './errors.ts';
 import { CAIRN_VERSION, MANIFEST_FORMAT_VERSION, MANIFEST_KIND, type Manifest } from './manifest.ts';
@@ -44,7 +45,14 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     scheduledTime: opts.scheduledTime,
     extension,
     compression: opts.compression,
+    ...(opts.encryption === 'age' ? { encryption: opts.encryption } : {}),
   });
+  // Both before the dump starts: a missing key fails the backup, never writes it in the clear.
+  // Loaded only to encrypt: an unencrypted backup's start-up does not pay for the age code.
+  const age = opts.encryption === 'age' ? await import('./encryption.ts') : undefined;
+  const encryption = age?.encryptionFromEnv(deps.env);
+  const encryptor = age && encryption ? await age.createEncryptor(encryption.to) : undefined;
+  const signKey = signingKey(deps.env);
   const start = clock.now();
   log.info('backup started', { key, source: opts.source.kind, command: describeCommand(plan.spec) });
 
@@ -71,7 +79,9 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
         stored = n;
       },
     });
-    const streaming = pipeline(tool.child.stdout, raw, new Coalesce(), compressor, hash, gate);
+    const streaming = encryptor
+      ? pipeline(tool.child.stdout, raw, new Coalesce(), compressor, encryptor, hash, gate)
+      : pipeline(tool.child.stdout, raw, new Coalesce(), compressor, hash, gate);
     const [result] = await Promise.all([uploading, streaming, tool.done]);
     put = result;
   } catch (e) {
@@ -109,7 +119,8 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
       ...(opts.compression !== 'none'
         ? { compressionLevel: opts.compressionLevel ?? DEFAULT_LEVEL[opts.compression] }
         : {}),
-      extension: `${extension}${compressionSuffix(opts.compression)}`,
+      extension: `${extension}${compressionSuffix(opts.compression)}${encryption ? '.age' : ''}`,
+      ...(encryption ? { encryption: encryption.manifest } : {}),
     },
     source: plan.manifest,
     startTime: start.toISOString(),
@@ -122,7 +133,8 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     throw new StorageError(`the store holds ${put.sizeBytes} bytes of ${key} but ${hash.bytes} were sent`);
   }
   try {
-    await store.put(manifestKey, Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), {
+    const written = signKey ? sign(manifest, manifestKey, signKey) : manifest;
+    await store.put(manifestKey, Readable.from([Buffer.from(manifestText(written))]), {
       contentType: 'application/json',
     });
   } catch (e) {
@@ -151,6 +163,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     rawBytes: raw.bytes,
     sha256,
     compression: opts.compression,
+    ...(encryption ? { encryption: 'age' as const } : {}),
     startTime: manifest.startTime,
     completionTime: manifest.completionTime,
     durationMs: manifest.durationMs,

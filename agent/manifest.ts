@@ -1,12 +1,16 @@
 /**
  * The manifest written beside each artifact: what it is, how big before and after compression,
- * its sha256, and which tool and server made it. A restore trusts nothing else; the retention
- * pruner and humans can read it without the cluster.
+ * its sha256, whether and to whom it is encrypted, and which tool and server made it; signed when
+ * the policy has a signing key. The store is no authority: a restore checks the manifest against
+ * the Backup's sha256 or its signature (agent/authenticity.ts). The retention pruner and humans
+ * can read it without the cluster.
  */
 
 import pkg from '../package.json' with { type: 'json' };
 import type { Compression, SourceKind } from '../shared/agent-contract.ts';
 import { COMPRESSIONS } from '../shared/agent-contract.ts';
+import type { ManifestSignature } from './authenticity.ts';
+import type { ManifestEncryption } from './encryption.ts';
 import { VerificationFailed } from './errors.ts';
 
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -47,12 +51,16 @@ export interface Manifest {
     compression: Compression;
     compressionLevel?: number;
     extension: string;
+    /** Set when the stored bytes are age-encrypted (after compression): to whom, never the key. */
+    encryption?: ManifestEncryption;
   };
   source: ManifestSource;
   startTime: string;
   completionTime: string;
   durationMs: number;
   warnings: string[];
+  /** HMAC-SHA256 of everything above and the manifest's key, with the policy's signing key. */
+  signature?: ManifestSignature;
 }
 
 export function parseManifest(text: string, key: string): Manifest {
@@ -80,6 +88,12 @@ export function parseManifest(text: string, key: string): Manifest {
     throw bad('artifact key, size or sha256 missing');
   }
   if (!COMPRESSIONS.includes(a.compression)) throw bad(`unknown compression ${String(a.compression)}`);
+  const enc = a.encryption as Partial<ManifestEncryption> | undefined;
+  if (
+    enc !== undefined &&
+    (enc?.format !== 'age' || (enc.recipient === undefined && enc.passphrase !== true))
+  )
+    throw bad('artifact.encryption is not age with a recipient or a passphrase');
   if (!m.source || typeof m.source.kind !== 'string') throw bad('source kind missing');
   return m as Manifest;
 }

@@ -1,21 +1,30 @@
 /**
- * A restore: read the manifest, check the artifact's size, then stream it back while hashing it,
- * and let nothing reach the target for good before the sha256 matches:
+ * A restore: read the manifest, decide whose word vouches for it (agent/authenticity.ts: the
+ * Backup's sha256 from the API, a signature, or an explicit allowUnauthenticated), check the
+ * artifact's size, and let nothing from the store reach the target before its sha256 matched:
  *
- * - PostgreSQL, one database (custom or plain): verify *while* streaming into
- *   `pg_restore --single-transaction` / `psql --single-transaction`, holding back the last bytes
- *   (HoldTail) until the hash is known. Without its end the tool cannot finish, so it cannot
- *   commit; on a mismatch it is killed and the server rolls the transaction back. One read, no
- *   temp disk (an agent pod has a read-only root filesystem). A custom-format archive goes to
- *   pg_restore re-framed in large chunks (RechunkArchive: pg_dump -Z0 writes one per row).
- * - pg_dumpall, MySQL/MariaDB and custom: their scripts commit as they go (CREATE DATABASE, DDL),
- *   so the artifact is read and verified completely first, then read again and applied.
- * - tar: extracted into a hidden staging folder *inside* the target (the same filesystem even when
- *   the target is a volume mount, so the final moves are renames), verified, then moved in.
+ * - Databases and custom commands: the artifact is downloaded into a private spool file under
+ *   /tmp (the pod's emptyDir) while it is hashed, and only a file whose digest matched is fed to
+ *   pg_restore, psql or mariadb. A restore tool runs what it reads as it reads it — psql's `\!`,
+ *   a forged archive's `COPY … TO PROGRAM` — and none of that is undone by a rollback, so no byte
+ *   of an unverified artifact may reach one; the spool also closes the gap between a verifying
+ *   read and an applying read that a bucket writer could swap the object in. Before the spool
+ *   matched, the target is not even looked at. A custom-format archive goes to pg_restore
+ *   re-framed in large chunks (RechunkArchive: pg_dump -Z0 writes one per row); psql only gets
+ *   text that is not a custom archive, and mariadb runs with --sandbox (no `system`, no files).
+ * - tar: extracted while streaming into a hidden staging folder *inside* the target (the same
+ *   filesystem even when the target is a volume mount, so the final moves are renames), its tail
+ *   held back (HoldTail) until the hash is known, then moved in. A mismatch removes the staging
+ *   folder; GNU tar keeps what it extracts inside it.
+ * - Encrypted artifacts (age) are decrypted after the digest check, while streaming; the key is
+ *   checked against the manifest's recipient (and on the spool's header) before the target is
+ *   touched.
  */
-import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, mkdir, mkdtemp, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import type {
@@ -25,6 +34,7 @@ import type {
   RestoreTarget,
 } from '../shared/agent-contract.ts';
 import { messageOf, StorageError } from '../shared/errors.ts';
+import { authenticate } from './authenticity.ts';
 import type { AgentDeps } from './backup.ts';
 import { createDecompressor } from './compression.ts';
 import { RestoreFailed, TargetNotEmpty, Unsupported, VerificationFailed } from './errors.ts';
@@ -33,7 +43,7 @@ import { paceGc } from './memory.ts';
 import { RechunkArchive } from './pgarchive.ts';
 import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
-import { ChildSink, HashTap, HoldTail, sink } from './streams.ts';
+import { ChildSink, HashTap, HoldTail, RefuseHead, sink } from './streams.ts';
 import { pgTool, type RunningTool, runTool, startTool, type ToolSpec } from './tools.ts';
 
 /** Bytes kept from the restore tool until the checksum matched (see HoldTail). */
@@ -46,8 +56,11 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
   const { store, log, clock } = deps;
   const start = clock.now();
   const manifest = parseManifest(await text(await store.get(opts.manifestKey)), opts.manifestKey);
+  const trust = authenticate(manifest, opts, deps.env);
   const a = manifest.artifact;
   checkTargetKind(opts.target, manifest);
+  // Loaded only for an encrypted artifact: other restores do not pay for the age code.
+  const decrypter = a.encryption ? await openDecrypter(a.encryption, deps.env) : undefined;
   const head = await store.head(a.key);
   if (!head)
     throw new StorageError(
@@ -58,24 +71,38 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
       `artifact ${a.key} has ${head.sizeBytes} bytes but its manifest says ${a.sizeBytes}: truncated or replaced; nothing was restored`,
     );
   }
-  log.info('restore started', { key: a.key, target: opts.target.kind, sizeBytes: a.sizeBytes });
-  const ctx: RestoreCtx = { opts, manifest, deps };
+  log.info('restore started', {
+    key: a.key,
+    target: opts.target.kind,
+    sizeBytes: a.sizeBytes,
+    trust,
+    ...(a.encryption ? { encrypted: true } : {}),
+  });
+  if (trust === 'unauthenticated')
+    log.warn('restoring an artifact nothing vouches for (allowUnauthenticated)', { key: a.key });
+  const ctx: RestoreCtx = { opts, manifest, deps, decrypter };
   const t = opts.target;
-  switch (t.kind) {
-    case 'postgres':
-      await restorePostgres(ctx, t);
-      break;
-    case 'mysql':
-    case 'mariadb':
-      await restoreMysql(ctx, t);
-      break;
-    case 'tar':
-      await restoreTar(ctx, t.directory);
-      break;
-    case 'custom':
-      await verifyArtifact(ctx);
-      await applyArtifact(ctx, { cmd: t.command[0] as string, args: t.command.slice(1), env: deps.env });
-      break;
+  try {
+    switch (t.kind) {
+      case 'postgres':
+        await spool(ctx);
+        await restorePostgres(ctx, t);
+        break;
+      case 'mysql':
+      case 'mariadb':
+        await spool(ctx);
+        await restoreMysql(ctx, t);
+        break;
+      case 'tar':
+        await restoreTar(ctx, t.directory);
+        break;
+      case 'custom':
+        await spool(ctx);
+        await applyArtifact(ctx, { cmd: t.command[0] as string, args: t.command.slice(1), env: deps.env });
+        break;
+    }
+  } finally {
+    if (ctx.spooled) await rm(path.dirname(ctx.spooled), { recursive: true, force: true });
   }
   const end = clock.now();
   log.info('restore completed', {
@@ -93,9 +120,20 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
     rawBytes: a.rawBytes,
     sha256: a.sha256,
     compression: a.compression,
+    ...(a.encryption ? { encryption: 'age' as const } : {}),
     startTime: start.toISOString(),
     completionTime: end.toISOString(),
     durationMs: end.getTime() - start.getTime(),
+  };
+}
+
+/** The key for an encrypted artifact, checked against its manifest, and what decrypts with it. */
+async function openDecrypter(m: NonNullable<Artifact['encryption']>, env: NodeJS.ProcessEnv) {
+  const age = await import('./encryption.ts');
+  const d = await age.decrypterFor(m, env);
+  return {
+    checkKey: (head: Buffer) => age.checkKey(d, head),
+    decryptor: () => age.createDecryptor(d),
   };
 }
 
@@ -103,6 +141,10 @@ interface RestoreCtx {
   opts: AgentRestoreOptions;
   manifest: Manifest;
   deps: AgentDeps;
+  /** Set when the artifact is encrypted: the key, checked against the manifest's recipient. */
+  decrypter: Awaited<ReturnType<typeof openDecrypter>> | undefined;
+  /** The verified copy of the artifact (spool): tools read this, never the store. */
+  spooled?: string;
 }
 
 function checkTargetKind(t: RestoreTarget, m: Manifest): void {
@@ -138,17 +180,49 @@ function classify(e: unknown, a: Artifact): unknown {
   return e;
 }
 
-async function open(ctx: RestoreCtx): Promise<{ body: Readable; hash: HashTap }> {
-  return { body: await ctx.deps.store.get(ctx.manifest.artifact.key), hash: new HashTap() };
-}
-
-/** Reads the whole artifact once, decompressing it too (a corrupt stream fails here), and checks its hash. */
-async function verifyArtifact(ctx: RestoreCtx): Promise<void> {
+/**
+ * Downloads the artifact into a private spool file (a 0700 folder under /tmp) while hashing it,
+ * and keeps it only when the digest matched; for an encrypted artifact, also opens its header
+ * with the key. After this, tools read the spool, and the store is not read again.
+ */
+async function spool(ctx: RestoreCtx): Promise<void> {
   const a = ctx.manifest.artifact;
-  const { body, hash } = await open(ctx);
+  const dir = await mkdtemp(path.join(tmpdir(), 'cairn-restore-'));
+  const file = path.join(dir, 'artifact');
+  const hash = new HashTap();
   const stopGc = paceGc();
   try {
-    await pipeline(body, hash, createDecompressor(a.compression), sink());
+    await pipeline(await ctx.deps.store.get(a.key), hash, createWriteStream(file, { mode: 0o600 }));
+    const bad = mismatch(a, hash);
+    if (bad) throw bad;
+    if (ctx.decrypter) {
+      // The header opens with this key, or the restore stops here (a wrong passphrase shows only now).
+      const fd = await open(file, 'r');
+      try {
+        const head = Buffer.alloc(64 * 1024);
+        const { bytesRead } = await fd.read(head, 0, head.length, 0);
+        await ctx.decrypter.checkKey(head.subarray(0, bytesRead));
+      } finally {
+        await fd.close();
+      }
+    }
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw classify(e, a);
+  } finally {
+    stopGc();
+  }
+  ctx.spooled = file;
+  ctx.deps.log.info('artifact verified', { key: a.key, sha256: a.sha256 });
+}
+
+/** Reads the whole artifact from the store once, decrypting and decompressing it too, and checks its hash. */
+async function verifyArtifact(ctx: RestoreCtx): Promise<void> {
+  const a = ctx.manifest.artifact;
+  const hash = new HashTap();
+  const stopGc = paceGc();
+  try {
+    await pipeline([await ctx.deps.store.get(a.key), hash, ...unwrap(ctx), sink()]);
   } catch (e) {
     throw classify(e, a);
   } finally {
@@ -156,7 +230,12 @@ async function verifyArtifact(ctx: RestoreCtx): Promise<void> {
   }
   const bad = mismatch(a, hash);
   if (bad) throw bad;
-  ctx.deps.log.info('artifact verified', { key: a.key, sha256: a.sha256 });
+}
+
+/** Decryption (when encrypted) and decompression: stored bytes → the tool's bytes. */
+function unwrap(ctx: RestoreCtx): Duplex[] {
+  const decompress = createDecompressor(ctx.manifest.artifact.compression);
+  return ctx.decrypter ? [ctx.decrypter.decryptor(), decompress] : [decompress];
 }
 
 /**
@@ -167,26 +246,46 @@ async function verifyArtifact(ctx: RestoreCtx): Promise<void> {
 async function applyArtifact(
   ctx: RestoreCtx,
   spec: ToolSpec,
-  opts: { customArchive?: boolean } = {},
+  opts: { customArchive?: boolean; script?: boolean } = {},
 ): Promise<RunningTool> {
   const a = ctx.manifest.artifact;
-  const { body, hash } = await open(ctx);
+  const hash = new HashTap();
+  // A spooled artifact was verified as a whole; a streamed one (tar) is hashed on the way, its
+  // tail held back (HoldTail sits right after the hash, whose digest exists once the hold sees the
+  // end, before decryption and decompression: the held tail holds back the end of what follows).
+  const verified = ctx.spooled !== undefined;
+  const front: Duplex[] = verified
+    ? []
+    : [
+        hash,
+        new HoldTail(HOLD_BACK_BYTES, () => {
+          const bad = mismatch(a, hash);
+          if (bad) throw bad;
+        }),
+      ];
+  const body = ctx.spooled
+    ? createReadStream(ctx.spooled, { highWaterMark: 1 << 20 })
+    : await ctx.deps.store.get(a.key);
   const tool = startTool(spec, (m) => new RestoreFailed(m));
-  const hold = new HoldTail(HOLD_BACK_BYTES, () => {
-    const bad = mismatch(a, hash);
-    if (bad) throw bad;
-  });
   const stopGc = paceGc();
   try {
-    // The hold sits right after the hash (whose digest exists once the hold sees the end), before
-    // decompression: the held compressed tail holds back the end of the decompressed stream too.
-    const decompress = createDecompressor(a.compression);
     if (opts.customArchive) {
       const rechunk = new RechunkArchive();
       const child = new ChildSink(tool.child, { onWritten: (b) => rechunk.release(b) });
-      await pipeline(body, hash, hold, decompress, rechunk, child);
+      await pipeline([body, ...front, ...unwrap(ctx), rechunk, child]);
+    } else if (opts.script) {
+      // psql runs meta-commands as it reads: it gets SQL text, never a custom archive's bytes (a
+      // manifest saying "plain" over a genuine archive would hand psql rows as commands).
+      const text = new RefuseHead(
+        Buffer.from('PGDMP'),
+        () =>
+          new VerificationFailed(
+            `artifact ${a.key} is a pg_dump custom-format archive, not the SQL script its manifest says; nothing was restored`,
+          ),
+      );
+      await pipeline([body, ...front, ...unwrap(ctx), text, new ChildSink(tool.child)]);
     } else {
-      await pipeline(body, hash, hold, decompress, new ChildSink(tool.child));
+      await pipeline([body, ...front, ...unwrap(ctx), new ChildSink(tool.child)]);
     }
   } catch (e) {
     tool.kill();
@@ -196,7 +295,7 @@ async function applyArtifact(
     if (!(cause instanceof VerificationFailed) && exit?.code) {
       // The tool failed by itself (the pipeline then sees EPIPE). A tool choking on a corrupt
       // artifact must be reported as the corrupt artifact: read the rest to tell which it is.
-      if (hash.sha256 === undefined) await verifyArtifact(ctx);
+      if (!verified && hash.sha256 === undefined) await verifyArtifact(ctx);
       await tool.done;
     }
     throw cause;
@@ -205,6 +304,16 @@ async function applyArtifact(
   }
   await tool.done;
   return tool;
+}
+
+/**
+ * The environment of a client that reads a script (psql, mariadb): `\e` runs the editor even from a
+ * script, and mariadb's --sandbox leaves it (and a pager without argument) alone (MDEV-21778
+ * suggests this), so the editor and the pager are programs that do nothing.
+ */
+function inert(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const off = '/bin/false';
+  return { ...env, PSQL_EDITOR: off, EDITOR: off, VISUAL: off, PSQL_PAGER: 'cat', PAGER: 'cat' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,14 +354,13 @@ async function restorePostgres(ctx: RestoreCtx, t: DatabaseTarget): Promise<void
         `${where} already has ${others} database(s); restore a pg_dumpall backup into an empty cluster, or pass --overwrite`,
       );
     }
-    await verifyArtifact(ctx);
     // pg_dumpall scripts cannot run in one transaction (CREATE DATABASE) and always hit
     // "role … already exists" for the connecting role: run on, then judge the errors.
-    const tool = await applyArtifact(ctx, {
-      cmd: pgTool('psql', deps.env),
-      args: ['-X', '-q', '-w', '-f', '-'],
-      env,
-    });
+    const tool = await applyArtifact(
+      ctx,
+      { cmd: pgTool('psql', deps.env), args: ['-X', '-q', '-w', '-f', '-'], env: inert(env) },
+      { script: true },
+    );
     const errors = tool
       .stderr()
       .split('\n')
@@ -306,11 +414,15 @@ select :'missing';`,
         'a plain-format backup restores only into an empty target (it has no DROP statements); use format custom to overwrite',
       );
     }
-    await applyArtifact(ctx, {
-      cmd: pgTool('psql', deps.env),
-      args: ['-X', '-q', '-w', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'],
-      env,
-    });
+    await applyArtifact(
+      ctx,
+      {
+        cmd: pgTool('psql', deps.env),
+        args: ['-X', '-q', '-w', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'],
+        env: inert(env),
+      },
+      { script: true },
+    );
     return;
   }
   await applyArtifact(
@@ -341,9 +453,10 @@ function sqlString(s: string): string {
 async function restoreMysql(ctx: RestoreCtx, t: DatabaseTarget): Promise<void> {
   const { opts, manifest, deps } = ctx;
   const conn = mysqlArgs(t);
+  const env = inert(deps.env);
   const query = (sql: string) =>
     runTool(
-      { cmd: 'mariadb', args: [...conn, '--batch', '--skip-column-names'], env: deps.env },
+      { cmd: 'mariadb', args: [...conn, '--sandbox', '--batch', '--skip-column-names'], env },
       (m) => new RestoreFailed(m),
       sql,
     );
@@ -375,11 +488,12 @@ async function restoreMysql(ctx: RestoreCtx, t: DatabaseTarget): Promise<void> {
     }
     await query(`create database if not exists \`${db.replaceAll('`', '``')}\`;`);
   }
-  await verifyArtifact(ctx);
+  // --sandbox (MariaDB 10.5.25/10.6.18/10.11.8/11.0.6+ clients): `system`, `\!`, `source` and
+  // other client commands that reach the pod's shell or files are refused in the dump.
   await applyArtifact(ctx, {
     cmd: 'mariadb',
-    args: [...conn, '--batch', ...(db ? [`--database=${db}`] : [])],
-    env: deps.env,
+    args: [...conn, '--sandbox', '--batch', ...(db ? [`--database=${db}`] : [])],
+    env,
   });
 }
 

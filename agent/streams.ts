@@ -210,6 +210,40 @@ export class ChildSink extends Writable {
   }
 }
 
+/**
+ * Passes a stream through unchanged unless it starts with `head`; then it fails with `refuse()`
+ * before passing a byte on. Holds back at most `head.length` bytes, once, at the start.
+ */
+export class RefuseHead extends Transform {
+  readonly #head: Buffer;
+  readonly #refuse: () => Error;
+  #start: Buffer | undefined = Buffer.alloc(0);
+  constructor(head: Buffer, refuse: () => Error) {
+    super({ highWaterMark: CHUNK });
+    this.#head = head;
+    this.#refuse = refuse;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.#start === undefined) {
+      cb(null, chunk);
+      return;
+    }
+    const start = Buffer.concat([this.#start, chunk]);
+    if (start.length < this.#head.length) {
+      this.#start = start;
+      cb();
+      return;
+    }
+    this.#start = undefined;
+    if (start.subarray(0, this.#head.length).equals(this.#head)) cb(this.#refuse());
+    else cb(null, start);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.#start?.length) this.push(this.#start);
+    cb();
+  }
+}
+
 /** Swallows a stream (verification passes that only need the hash). */
 export function sink(): Writable {
   return new Writable({

@@ -3,8 +3,10 @@ export const USAGE = `cairn-agent: stream a backup to object storage or a volume
 Usage:
   cairn-agent backup  --source KIND [source flags] --dest-type TYPE [destination flags]
                       --policy NAME --scheduled-time ISO [--compression zstd|gzip|none]
+                      [--encryption age]
   cairn-agent restore --target KIND [target flags] --dest-type TYPE [destination flags]
                       --manifest-key KEY [--overwrite | --clean] [--no-owner]
+                      (--expect-sha256 HEX | --allow-unauthenticated)
 
 Sources (backup):
   --source postgres   --host H [--port P] [--user U] (--database D | --all-databases)
@@ -28,9 +30,16 @@ Other:
   --backup-name NAME  --compression-level N  --progress-interval SECONDS (5)
   --termination-log FILE   (else $CAIRN_TERMINATION_LOG, else /dev/termination-log)
 
-Credentials come from the environment only: PGPASSWORD, MYSQL_PWD, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, GOOGLE_APPLICATION_CREDENTIALS. CAIRN_PG_BINDIR picks
-the PostgreSQL client tools' folder.
+Trust (restore, verify): the artifact must hash to --expect-sha256 (the Backup's status.sha256)
+and its manifest must name it; without it, the manifest must carry a valid signature made with
+CAIRN_SIGNING_KEY; an artifact nothing vouches for is refused unless --allow-unauthenticated.
+Nothing from the store reaches a database tool before its digest matched.
+
+Credentials and keys come from the environment only: PGPASSWORD, MYSQL_PWD, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, GOOGLE_APPLICATION_CREDENTIALS, CAIRN_SIGNING_KEY
+(signs manifests at backup, checks them at restore), CAIRN_AGE_RECIPIENT (backup) and
+CAIRN_AGE_IDENTITY (restore), or CAIRN_AGE_PASSPHRASE (both). CAIRN_PG_BINDIR picks the
+PostgreSQL client tools' folder.
 
 Exit codes: 0 ok, 1 internal, 2 bad arguments/unsupported, 3 source or restore tool failed,
 4 storage failed, 5 artifact failed verification (nothing restored), 6 restore target not empty.

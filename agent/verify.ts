@@ -4,9 +4,9 @@
  * drops the scratch target again whatever happened (also when the restore or a check failed). A
  * scratch target a killed pod left behind is dropped before the next verification starts.
  *
- * Checks never go through a shell: a SQL check's query is psql's or mariadb's stdin, in a
- * read-only session (PostgreSQL: default_transaction_read_only; MariaDB: SET SESSION TRANSACTION
- * READ ONLY); a file check only stats paths that stay inside the restored folder.
+ * Checks never go through a shell or a client's stdin: a SQL check is one statement sent by a
+ * protocol driver to the scratch database, in a read-only transaction (agent/checks.ts); a file
+ * check only stats paths that stay inside the restored folder.
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,16 +18,14 @@ import {
   type AgentVerifyOptions,
   type CheckResult,
   COMPARISON,
-  type DatabaseTarget,
   type VerifyCheck,
 } from '../shared/agent-contract.ts';
 import { CairnError, messageOf } from '../shared/errors.ts';
 import type { AgentDeps } from './backup.ts';
+import { dropDatabase, type Rows, runSqlCheck } from './checks.ts';
 import { RestoreFailed, Unsupported } from './errors.ts';
 import { parseManifest } from './manifest.ts';
 import { runRestore } from './restore.ts';
-import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
-import { pgTool, runTool } from './tools.ts';
 
 /** The backup restored, but checks failed on the restored copy (exit 7, reason ChecksFailed). */
 export class ChecksFailed extends CairnError {
@@ -105,13 +103,10 @@ async function dropScratch(opts: AgentVerifyOptions, deps: AgentDeps): Promise<v
     return;
   }
   if (t.kind === 'custom' || !t.database) return;
-  if (t.kind === 'postgres') {
-    await psql(pgEnv(t, 'postgres', deps.env), 'drop database if exists :"db" with (force);', {
-      db: t.database,
-    });
-  } else {
-    const db = checkMysqlName('--database', t.database);
-    await mariadb(t, deps.env, undefined, `drop database if exists \`${db.replaceAll('`', '``')}\`;`);
+  try {
+    await dropDatabase(t, deps.env);
+  } catch (e) {
+    throw new RestoreFailed(`could not drop the scratch database ${t.database}: ${messageOf(e)}`, e);
   }
   deps.log.info('scratch target dropped', { database: t.database });
 }
@@ -129,32 +124,11 @@ async function runCheck(c: VerifyCheck, opts: AgentVerifyOptions, deps: AgentDep
     }
     if (c.sql === undefined || t.kind === 'tar' || t.kind === 'custom')
       return { name: c.name, passed: false, message: 'a sql check needs a database target' };
-    const rows = await query(t, c.sql, deps.env);
+    const rows = await runSqlCheck(t, c.sql, deps.env);
     return judge(c, rows);
   } catch (e) {
     return { name: c.name, passed: false, message: messageOf(e).slice(0, 400) };
   }
-}
-
-/** Rows of a result, fields of a row. */
-type Rows = string[][];
-
-async function query(t: DatabaseTarget, sql: string, env: NodeJS.ProcessEnv): Promise<Rows> {
-  if (t.kind === 'postgres') {
-    const readOnly = `-c default_transaction_read_only=on ${env.PGOPTIONS ?? ''}`.trim();
-    const out = await psql({ ...pgEnv(t, t.database, env), PGOPTIONS: readOnly }, sql, {}, ['-0']);
-    // Unaligned, tuples only, each record ended by a NUL byte: exact even with newlines in values.
-    return out
-      .split('\0')
-      .slice(0, -1)
-      .map((r) => r.split('|'));
-  }
-  const out = await mariadb(t, env, t.database, `SET SESSION TRANSACTION READ ONLY;\n${sql}\n`);
-  // --batch escapes newlines and tabs inside values, so lines are rows and tabs fields.
-  return out
-    .split('\n')
-    .filter((l, i, all) => i < all.length - 1 || l !== '')
-    .map((l) => l.split('\t'));
 }
 
 function judge(c: VerifyCheck, rows: Rows): CheckResult {
@@ -224,34 +198,4 @@ async function folderSize(dir: string): Promise<number> {
     else if (e.isFile()) total += (await stat(p)).size;
   }
   return total;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The clients
-
-async function psql(
-  env: NodeJS.ProcessEnv,
-  sql: string,
-  vars: Record<string, string>,
-  extra: string[] = [],
-): Promise<string> {
-  const args = ['-X', '-A', '-t', '-q', '-w', '-v', 'ON_ERROR_STOP=1', ...extra];
-  for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
-  args.push('-f', '-');
-  return runTool({ cmd: pgTool('psql', env), args, env }, (m) => new RestoreFailed(m), sql);
-}
-
-async function mariadb(
-  t: DatabaseTarget,
-  env: NodeJS.ProcessEnv,
-  database: string | undefined,
-  sql: string,
-): Promise<string> {
-  const args = [
-    ...mysqlArgs(t),
-    '--batch',
-    '--skip-column-names',
-    ...(database ? [`--database=${database}`] : []),
-  ];
-  return runTool({ cmd: 'mariadb', args, env }, (m) => new RestoreFailed(m), sql);
 }

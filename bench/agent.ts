@@ -7,6 +7,7 @@
  * - restore wall time (PVC artifact → pg_restore --single-transaction, verified) vs
  *   `pg_restore --single-transaction` from the local -Fc file (target ≤ 1.0)
  * - the agent's peak RSS in backup and restore (target ≤ 100 MB)
+ * - backup and restore with age encryption on vs off, the same data in the same run (target ≤ 1.15)
  *
  * Data: pgbench's tables (blank-padded, compress ~10×, gzip nearly free on them) and an orders
  * table of random-ish rows (md5 tokens, emails, numbers, jsonb, words; ~3× compressible) of about
@@ -20,6 +21,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { AGENT_BUNDLE, buildAgent } from '../agent/build.ts';
 import { type PostgresServer, startPostgres } from '../test/fixtures/postgres.ts';
 import { run } from '../test/fixtures/run.ts';
@@ -87,6 +89,7 @@ async function agent(args: string[], env: NodeJS.ProcessEnv) {
   const result = JSON.parse(res.stdout.trim().split('\n').at(-1) ?? '{}') as {
     sizeBytes?: number;
     manifestKey?: string;
+    sha256?: string;
   };
   return { seconds, peakRssMiB: done?.peakRssMiB ?? Number.NaN, result };
 }
@@ -230,10 +233,61 @@ async function benchScale(
         root,
         '--manifest-key',
         b.result.manifestKey ?? '',
+        '--expect-sha256',
+        b.result.sha256 ?? '',
       ],
       env,
     );
-    await pg.psql(`drop database ${db}_pgr; drop database ${db}_cairn; drop database ${db}`);
+    // The same backup and restore, encrypted to an age recipient: what encryption costs.
+    const identity = await generateIdentity();
+    const sealedEnv = {
+      ...env,
+      CAIRN_AGE_RECIPIENT: await identityToRecipient(identity),
+      CAIRN_AGE_IDENTITY: identity,
+    };
+    const eb = await agent(
+      [
+        'backup',
+        '--source',
+        'postgres',
+        ...conn,
+        '--database',
+        db,
+        '--encryption',
+        'age',
+        '--dest-type',
+        'pvc',
+        '--dest-root',
+        root,
+        '--policy',
+        'bench-sealed',
+        '--scheduled-time',
+        '2025-03-27T01:00:00Z',
+      ],
+      sealedEnv,
+    );
+    const er = await agent(
+      [
+        'restore',
+        '--target',
+        'postgres',
+        ...conn,
+        '--database',
+        `${db}_sealed`,
+        '--dest-type',
+        'pvc',
+        '--dest-root',
+        root,
+        '--manifest-key',
+        eb.result.manifestKey ?? '',
+        '--expect-sha256',
+        eb.result.sha256 ?? '',
+      ],
+      sealedEnv,
+    );
+    await pg.psql(
+      `drop database ${db}_pgr; drop database ${db}_cairn; drop database ${db}_sealed; drop database ${db}`,
+    );
     return [
       result(
         `backup time vs pg_dump -Fc >/dev/null, ${label}`,
@@ -266,7 +320,31 @@ async function benchScale(
         pgRestore,
         's',
         1.0,
-        'both --single-transaction and creating the database; agent streams from the PVC file through sha256 (holding the last 1 MiB until verified) and zstd into pg_restore stdin; baseline reads its own -Fc file',
+        'both --single-transaction and creating the database; agent copies the PVC file into a /tmp spool while hashing it, then streams the verified spool through zstd into pg_restore stdin; baseline reads its own -Fc file',
+      ),
+      result(
+        `backup time, age encryption on vs off, ${label}`,
+        eb.seconds,
+        b.seconds,
+        's',
+        1.15,
+        'the same agent backup with --encryption age (X25519 recipient, ChaCha20-Poly1305 after zstd) vs without',
+      ),
+      result(
+        `restore time, age encryption on vs off, ${label}`,
+        er.seconds,
+        r.seconds,
+        's',
+        1.15,
+        'the same agent restore decrypting while it streams vs the unencrypted artifact',
+      ),
+      result(
+        `backup peak RSS with encryption, ${label}`,
+        eb.peakRssMiB,
+        100,
+        'MiB',
+        1.0,
+        'baseline = the 100 MiB budget',
       ),
       result(`backup peak RSS, ${label}`, b.peakRssMiB, 100, 'MiB', 1.0, 'baseline = the 100 MiB budget'),
       result(`restore peak RSS, ${label}`, r.peakRssMiB, 100, 'MiB', 1.0, 'baseline = the 100 MiB budget'),

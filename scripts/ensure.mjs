@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Installs what `npm start` and `npm test` need on a fresh machine, and nothing when it is there:
 // the npm packages (which bring Node 24 as the node@24 devDependency), and with --test the Debian
-// packages the tests run for real (PostgreSQL, MariaDB, zstd, the Python Kubernetes client).
-// Plain JavaScript on purpose: it runs before the TypeScript tool chain is installed, under
-// whatever Node the machine has.
+// packages the tests run for real (PostgreSQL, MariaDB, zstd, age, the Python Kubernetes
+// client). Plain JavaScript on purpose: it runs before the TypeScript tool chain is installed,
+// under whatever Node the machine has.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -38,6 +38,8 @@ if (forTests) {
     missing.push('postgresql', 'postgresql-client', 'postgresql-contrib');
   if (!has('mariadbd') || !has('mariadb-dump')) missing.push('mariadb-server', 'mariadb-client');
   if (!has('zstd')) missing.push('zstd');
+  // The age CLI is the oracle of the encryption tests (test/agent/encryption.test.ts).
+  if (!has('age') || !has('age-keygen')) missing.push('age');
   if (!has('tar')) missing.push('tar');
   // The second client of the API emulator suite (test/python): Debian's official Kubernetes client
   // for Debian's own interpreter.

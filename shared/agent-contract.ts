@@ -29,6 +29,17 @@ export const AGENT_ENV = {
   terminationLog: 'CAIRN_TERMINATION_LOG',
   /** Folder of pg_dump/pg_restore/psql to use (e.g. /usr/lib/postgresql/17/bin), else PATH. */
   postgresBinDir: 'CAIRN_PG_BINDIR',
+  /**
+   * HMAC-SHA256 key (at least 32 bytes) that signs each manifest at backup and authenticates it at
+   * restore: the store never sees it, so a bucket writer cannot forge a manifest that passes.
+   */
+  signingKey: 'CAIRN_SIGNING_KEY',
+  /** age recipient (`age1…`) a backup with `--encryption age` encrypts to. */
+  ageRecipient: 'CAIRN_AGE_RECIPIENT',
+  /** age identity (`AGE-SECRET-KEY-1…`) a restore or verification of an encrypted backup decrypts with. */
+  ageIdentity: 'CAIRN_AGE_IDENTITY',
+  /** age passphrase (scrypt), instead of recipient and identity: both directions. */
+  agePassphrase: 'CAIRN_AGE_PASSPHRASE',
 } as const;
 
 export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
@@ -68,6 +79,9 @@ export type AgentFailureReason =
 
 export type Compression = 'zstd' | 'gzip' | 'none';
 export const COMPRESSIONS: readonly Compression[] = ['zstd', 'gzip', 'none'];
+/** How an artifact is encrypted before it leaves the pod: `age` (age-encryption.org/v1) or not. */
+export type Encryption = 'age' | 'none';
+export const ENCRYPTIONS: readonly Encryption[] = ['age', 'none'];
 
 export interface DatabaseConnection {
   host: string;
@@ -142,6 +156,8 @@ export interface AgentBackupOptions extends AgentCommon {
   compression: Compression;
   /** zstd 1–19 (default 3) or gzip 1–9 (default 6). */
   compressionLevel?: number;
+  /** `age`: encrypt after compression to CAIRN_AGE_RECIPIENT or CAIRN_AGE_PASSPHRASE (default none). */
+  encryption?: Encryption;
 }
 
 export interface DatabaseTarget extends DatabaseConnection {
@@ -172,6 +188,14 @@ export interface AgentRestoreOptions extends AgentCommon {
   clean?: boolean;
   /** PostgreSQL: do not restore ownership (pg_restore --no-owner), for targets without the original roles. */
   noOwner?: boolean;
+  /**
+   * The artifact's sha256 as the Backup object in the API records it (restore-runner passes
+   * status.sha256): the artifact must hash to it, and its manifest must name it. Without it the
+   * manifest must carry a valid signature (CAIRN_SIGNING_KEY), or `allowUnauthenticated` be set.
+   */
+  expectSha256?: string;
+  /** Restore an artifact that nothing vouches for (no expected digest, no signing key): the store's word only. */
+  allowUnauthenticated?: boolean;
 }
 
 /**
@@ -243,7 +267,7 @@ export function sourceExtension(source: AgentSource): string {
 
 /**
  * `<path>/<policy>/<yyyymmddThhmmssZ>.<ext>` and its manifest `<…>/<stamp>.manifest.json`, e.g.
- * `postgres/daily/postgres-daily-backup/20250327T010000Z.dump.zst`.
+ * `postgres/daily/postgres-daily-backup/20250327T010000Z.dump.zst` (`….dump.zst.age` encrypted).
  */
 export function artifactKeys(opts: {
   path?: string;
@@ -251,11 +275,12 @@ export function artifactKeys(opts: {
   scheduledTime: Date | string;
   extension: string;
   compression: Compression;
+  encryption?: Encryption;
 }): { key: string; manifestKey: string } {
   const prefix = (opts.path ?? '').replace(/^\/+|\/+$/g, '');
   const base = `${prefix ? `${prefix}/` : ''}${opts.policy}/${keyStamp(opts.scheduledTime)}`;
   return {
-    key: `${base}.${opts.extension}${compressionSuffix(opts.compression)}`,
+    key: `${base}.${opts.extension}${compressionSuffix(opts.compression)}${opts.encryption === 'age' ? '.age' : ''}`,
     manifestKey: `${base}.manifest.json`,
   };
 }
@@ -303,6 +328,9 @@ const FLAGS: Record<string, Flag> = {
   overwrite: { type: 'boolean' },
   clean: { type: 'boolean' },
   'no-owner': { type: 'boolean' },
+  'expect-sha256': { type: 'string' },
+  'allow-unauthenticated': { type: 'boolean' },
+  encryption: { type: 'string' },
   // both
   'termination-log': { type: 'string' },
   'progress-interval': { type: 'string' },
@@ -336,6 +364,8 @@ const RESTORE_FLAGS = [
   'target-dir',
   'manifest-key',
   'no-owner',
+  'expect-sha256',
+  'allow-unauthenticated',
 ];
 const ALLOWED: Record<AgentOptions['command'], Set<string>> = {
   delete: new Set([...COMMON, 'key']),
@@ -356,6 +386,7 @@ const ALLOWED: Record<AgentOptions['command'], Set<string>> = {
     'backup-name',
     'compression',
     'compression-level',
+    'encryption',
   ]),
   restore: new Set([...RESTORE_FLAGS, 'overwrite', 'clean']),
   verify: new Set([...RESTORE_FLAGS, 'check']),
@@ -579,6 +610,8 @@ export function parseAgentArgs(argv: readonly string[]): AgentOptions {
     const backupName = str('backup-name');
     if (backupName !== undefined) opts.backupName = backupName;
     if (level !== undefined) opts.compressionLevel = level;
+    const encryption = oneOf('encryption', ENCRYPTIONS, str('encryption'));
+    if (encryption === 'age') opts.encryption = encryption;
     return opts;
   }
 
@@ -608,6 +641,13 @@ export function parseAgentArgs(argv: readonly string[]): AgentOptions {
       target = { kind: 'custom', command: trailing };
   }
   const manifestKey = need('manifest-key', "(the Backup's manifest key)");
+  const trust: Pick<AgentRestoreOptions, 'expectSha256' | 'allowUnauthenticated'> = {};
+  const expect = str('expect-sha256');
+  if (expect !== undefined) {
+    if (!/^[0-9a-f]{64}$/.test(expect)) throw bad('expect-sha256', 'must be 64 lowercase hex digits');
+    trust.expectSha256 = expect;
+  }
+  if (bool('allow-unauthenticated')) trust.allowUnauthenticated = true;
   if (command === 'verify') {
     if (target.kind === 'custom') throw bad('target', 'a custom target cannot be verified');
     if (target.kind !== 'tar' && !target.database)
@@ -618,11 +658,12 @@ export function parseAgentArgs(argv: readonly string[]): AgentOptions {
       manifestKey,
       target,
       checks: list('check').map(parseCheck),
+      ...trust,
     };
     if (bool('no-owner')) v.noOwner = true;
     return v;
   }
-  const opts: AgentRestoreOptions = { command, ...common, manifestKey, target };
+  const opts: AgentRestoreOptions = { command, ...common, manifestKey, target, ...trust };
   if (bool('overwrite')) opts.overwrite = true;
   if (bool('clean')) opts.clean = true;
   if (bool('no-owner')) opts.noOwner = true;
@@ -679,6 +720,7 @@ export function toAgentArgs(opts: AgentOptions): string[] {
     add('backup-name', opts.backupName);
     add('compression', opts.compression);
     add('compression-level', opts.compressionLevel);
+    if (opts.encryption === 'age') add('encryption', opts.encryption);
   } else {
     const t = opts.target;
     add('target', t.kind);
@@ -701,6 +743,8 @@ export function toAgentArgs(opts: AgentOptions): string[] {
       for (const c of opts.checks) add('check', JSON.stringify(c));
     }
     add('no-owner', opts.noOwner);
+    add('expect-sha256', opts.expectSha256);
+    add('allow-unauthenticated', opts.allowUnauthenticated);
   }
   const d = opts.destination;
   add('dest-type', d.type);
@@ -742,6 +786,8 @@ export interface AgentSuccess {
   /** sha256 (hex) of the stored bytes. */
   sha256: string;
   compression: Compression;
+  /** `age` when the stored bytes are encrypted; absent when not. */
+  encryption?: Encryption;
   startTime: string;
   completionTime: string;
   durationMs: number;

@@ -4,7 +4,7 @@
  * in a pod that passes the Pod Security "restricted" profile.
  */
 import { AGENT_ENV, type AgentOptions, DEFAULT_TERMINATION_LOG, toAgentArgs } from './agent-contract.ts';
-import type { Resources, StorageDestination } from './api/index.ts';
+import type { Encryption, Resources, RestoreDecryption, Signing, StorageDestination } from './api/index.ts';
 import type { KubeObject } from './kube.ts';
 import { controllerRef } from './policy.ts';
 import type { StorageDestination as AgentDestination } from './storage/types.ts';
@@ -119,6 +119,30 @@ export function destinationBinding(dest: StorageDestination): { agent: AgentDest
     b.env.push({ name: AGENT_ENV.googleCredentials, value: `${GCS_KEY_MOUNT}/${GCS_KEY_FILE}` });
   }
   return { agent, binding: b };
+}
+
+/**
+ * The keys that protect artifacts, as env vars from the resource's Secrets: a backup gets the age
+ * recipient (a public key) or the passphrase, never the identity; a restore gets the identity or
+ * the passphrase; both get the signing key. No function reads these Secrets.
+ */
+export function keysBinding(
+  direction: 'backup' | 'restore',
+  encryption: Encryption | RestoreDecryption | undefined,
+  signing: Signing | undefined,
+): Binding {
+  const b = emptyBinding();
+  const ref = (env: string, r: { name: string; key?: string | undefined } | undefined, key: string) => {
+    if (r) b.env.push(secretEnv(env, r.name, r.key ?? key));
+  };
+  if (encryption) {
+    if (direction === 'backup' && 'recipientSecretRef' in encryption)
+      ref(AGENT_ENV.ageRecipient, encryption.recipientSecretRef, 'recipient');
+    if (direction === 'restore') ref(AGENT_ENV.ageIdentity, encryption.identitySecretRef, 'identity');
+    ref(AGENT_ENV.agePassphrase, encryption.passphraseSecretRef, 'passphrase');
+  }
+  ref(AGENT_ENV.signingKey, signing?.keySecretRef, 'signing-key');
+  return b;
 }
 
 /** PVCs mounted read-only under /sources/<claim>. */

@@ -22,6 +22,7 @@ import {
   databaseConnection,
   destinationBinding,
   emptyBinding,
+  keysBinding,
   mergeBindings,
   passwordEnv,
   RESTORE_MOUNT,
@@ -156,6 +157,12 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
         `PersistentVolumeClaim ${dest.claimName} holding the backups does not exist in namespace ${ns}`,
       );
     }
+    // The digest the agent checks is the API's, never the store's manifest (DESIGN rule 9).
+    const sha256 = backup.status.sha256;
+    if (!sha256 && !restore.spec.allowUnauthenticated)
+      throw new Refusal(
+        `Backup ${backupName} records no sha256, so nothing vouches for its artifact; set spec.allowUnauthenticated to restore it anyway`,
+      );
     const { target: agentTarget, binding: targetBinding } = target(state, policy);
     const { agent, binding: destBinding } = destinationBinding(dest);
     const jobName = restoreJobName(at.name);
@@ -165,7 +172,18 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
       [Labels.restore]: at.name,
       [Labels.component]: 'restore',
     };
-    const base = { manifestKey: backup.status.manifestKey, target: agentTarget, destination: agent };
+    const base = {
+      manifestKey: backup.status.manifestKey,
+      target: agentTarget,
+      destination: agent,
+      ...(sha256 ? { expectSha256: sha256 } : {}),
+      ...(restore.spec.allowUnauthenticated ? { allowUnauthenticated: true } : {}),
+    };
+    const keys = keysBinding(
+      'restore',
+      restore.spec.encryption ?? policy.spec.encryption,
+      restore.spec.signing ?? policy.spec.signing,
+    );
     const verify = isVerification(restore);
     const options: AgentRestoreOptions | AgentVerifyOptions = verify
       ? { command: 'verify', ...base, checks: (restore.spec.checks ?? []).map(agentCheck) }
@@ -183,7 +201,7 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
       ownerKind: 'Restore',
       labels,
       options,
-      binding: mergeBindings(targetBinding, destBinding),
+      binding: mergeBindings(targetBinding, destBinding, keys),
       image: restore.spec.backupImage ?? policy.spec.backupImage,
       serviceAccountName: restore.spec.serviceAccountName ?? policy.spec.serviceAccountName,
       resources: restore.spec.resources,

@@ -3,6 +3,7 @@
  * and how the Job runs.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { Encryption, Signing } from './keys.ts';
 import {
   type CelRule,
   Conditions,
@@ -204,6 +205,8 @@ export const jobFields = {
       description: 'A backup running longer is failed.',
     }),
   ),
+  encryption: Type.Optional(Encryption),
+  signing: Type.Optional(Signing),
   successfulJobsHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 3 })),
   failedJobsHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 1 })),
 };

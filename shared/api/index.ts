@@ -3,6 +3,7 @@ export * from './backup.ts';
 export * from './backuppolicy.ts';
 export * from './common.ts';
 export * from './databasebackup.ts';
+export * from './keys.ts';
 export * from './kinds.ts';
 export * from './object.ts';
 export * from './restore.ts';

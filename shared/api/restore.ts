@@ -2,6 +2,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Resources } from './common.ts';
 import { DatabaseConnection } from './databasebackup.ts';
+import { RestoreDecryption, Signing } from './keys.ts';
 import { ageColumn, type KindDef } from './kinds.ts';
 import { type CairnObject, objectSchema } from './object.ts';
 import {
@@ -67,6 +68,15 @@ export const RestoreSpec = Type.Object(
       }),
     ),
     checks: Type.Optional(VerificationChecks),
+    allowUnauthenticated: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          "Restore an artifact that nothing vouches for: no sha256 from a Backup object and no valid manifest signature. Only the store's word; off by default.",
+      }),
+    ),
+    encryption: Type.Optional(RestoreDecryption),
+    signing: Type.Optional(Signing),
     backupImage: Type.Optional(Type.String({ minLength: 1, maxLength: 512, pattern: '^[^\\s]+$' })),
     serviceAccountName: Type.Optional(ObjectName('ServiceAccount the restore pod runs as.')),
     resources: Type.Optional(Resources),

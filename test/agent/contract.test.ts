@@ -67,6 +67,7 @@ const backups: AgentBackupOptions[] = [
     policy: 'etcd',
     scheduledTime: '2025-03-27T01:00:00Z',
     compression: 'zstd',
+    encryption: 'age',
   },
 ];
 const restores: AgentRestoreOptions[] = [
@@ -77,6 +78,14 @@ const restores: AgentRestoreOptions[] = [
     destination: { type: 's3', bucket: 'b', checksums: 'when-required' },
     overwrite: true,
     noOwner: true,
+    expectSha256: 'a'.repeat(64),
+  },
+  {
+    command: 'restore',
+    manifestKey: 'k',
+    target: { kind: 'tar', directory: '/restore' },
+    destination: { type: 'pvc', root: '/b' },
+    allowUnauthenticated: true,
   },
   {
     command: 'restore',
@@ -95,6 +104,44 @@ const restores: AgentRestoreOptions[] = [
 
 test('toAgentArgs and parseAgentArgs are inverses for every kind of source and target', (t) => {
   for (const o of [...backups, ...restores] as AgentOptions[]) t.deepEqual(parseAgentArgs(toAgentArgs(o)), o);
+});
+
+test('an expected sha256 that is not 64 hex digits, or an unknown encryption, is refused naming the flag', (t) => {
+  const base = [
+    'restore',
+    '--target',
+    'tar',
+    '--target-dir',
+    '/r',
+    '--dest-type',
+    'pvc',
+    '--dest-root',
+    '/b',
+    '--manifest-key',
+    'k',
+  ];
+  t.throws(() => parseAgentArgs([...base, '--expect-sha256', 'ABC']), {
+    message: /--expect-sha256.*64 lowercase hex/,
+  });
+  const backup = [
+    'backup',
+    '--source',
+    'tar',
+    '--volume',
+    '/v',
+    '--dest-type',
+    'pvc',
+    '--dest-root',
+    '/b',
+    '--policy',
+    'p',
+    '--scheduled-time',
+    '2025-03-27T01:00:00Z',
+  ];
+  t.throws(() => parseAgentArgs([...backup, '--encryption', 'rot13']), {
+    message: /--encryption.*age, none/,
+  });
+  t.false('encryption' in parseAgentArgs([...backup, '--encryption', 'none']));
 });
 
 test('arbitrary names and values survive the argv round trip', (t) => {

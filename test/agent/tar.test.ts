@@ -77,6 +77,8 @@ test.serial(
       dst,
       '--manifest-key',
       b.result.manifestKey,
+      '--expect-sha256',
+      b.result.sha256,
       ...gcsDest(),
     ]);
     t.is(r.code, 0, r.stderr);
@@ -95,6 +97,8 @@ test.serial(
       dst,
       '--manifest-key',
       b.result.manifestKey,
+      '--expect-sha256',
+      b.result.sha256,
       ...gcsDest(),
     ]);
     t.is(again.code, AGENT_EXIT.targetNotEmpty);
@@ -136,6 +140,8 @@ test.serial('several volumes are archived one subfolder each and restored side b
     dst,
     '--manifest-key',
     b.result.manifestKey,
+    '--expect-sha256',
+    b.result.sha256,
     ...gcsDest(),
   ]);
   t.is(r.code, 0, r.stderr);
@@ -180,6 +186,8 @@ test.serial(
       '--clean',
       '--manifest-key',
       b.result.manifestKey,
+      '--expect-sha256',
+      b.result.sha256,
       ...gcsDest(),
     ]);
     t.is(r.code, AGENT_EXIT.verification, r.stderr);
@@ -218,6 +226,8 @@ test.serial('--clean replaces the whole folder once the artifact verified', asyn
     '--clean',
     '--manifest-key',
     b.result.manifestKey,
+    '--expect-sha256',
+    b.result.sha256,
     ...destArgs({ type: 'pvc', root: path.join(tmp, 'store') }),
   ]);
   t.is(r.code, 0, r.stderr);
