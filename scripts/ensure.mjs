@@ -38,6 +38,7 @@ if (forTests) {
   if (!has('mariadbd') || !has('mariadb-dump')) missing.push('mariadb-server', 'mariadb-client');
   if (!has('zstd')) missing.push('zstd');
   if (!has('tar')) missing.push('tar');
+  if (!has('openssl')) missing.push('openssl'); // the kubeconfig tests make a CA and certificates
   if (missing.length > 0) {
     const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
     const apt = (args) =>
