@@ -11,15 +11,15 @@
  *   imported.
  * - V8's compile cache: `dist/index.js` is a small loader that turns on `module.enableCompileCache`
  *   for `dist/compile-cache/`, then imports the function (`dist/function.js`). The cache is filled
- *   by running `node dist/index.js --fill-compile-cache`, which loads everything once and flushes
- *   what V8 compiled. A cache is only valid for the Node binary that wrote it, so it is filled where
+ *   by `node dist/index.js --fill-compile-cache`, which loads the function and flushes what V8
+ *   compiled. A cache is only valid for the Node binary that wrote it, so it is filled where
  *   the function will run: here for the local runtime and the bench, and in the image build —
  *   the `build` script of each function's package.json, which func's pack builder runs
  *   (`BP_NODE_RUN_SCRIPTS=build` in its func.yaml) with the image's own Node. A cache that does not
  *   match (another Node, a changed bundle) is ignored, never wrong: the function just compiles.
  */
 import { execFile } from 'node:child_process';
-import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,21 +41,16 @@ import { fileURLToPath } from 'node:url';
 const directory = fileURLToPath(new URL('./compile-cache', import.meta.url));
 const cache = module.enableCompileCache?.({ directory, portable: true });
 export const { ${exports.join(', ')} } = await import('./function.js');
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--fill-compile-cache')) {
-  // The chunks too (their top level only defines; nothing runs), then write what V8 compiled.
-  for (const f of readdirSync(new URL('./chunks/', import.meta.url))) {
-    if (f.endsWith('.js')) await import(\`./chunks/\${f}\`);
-  }
-  module.flushCompileCache?.();
-  // Node writes the cache owner-only; the image runs as another user than the one that built it.
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--fill-compile-cache') && cache?.directory) {
+  // Write what V8 compiled, readable by all: the image runs as another user than the one that built it.
+  module.flushCompileCache();
   const chmod = (d) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = \`\${d}/\${e.name}\`;
-      chmodSync(p, e.isDirectory() ? 0o755 : 0o644);
-      if (e.isDirectory()) chmod(p);
+      chmodSync(\`\${d}/\${e.name}\`, e.isDirectory() ? 0o755 : 0o644);
+      if (e.isDirectory()) chmod(\`\${d}/\${e.name}\`);
     }
   };
-  if (cache?.directory && existsSync(cache.directory)) chmod(cache.directory);
+  if (existsSync(cache.directory)) chmod(cache.directory);
 }
 `;
 }
@@ -84,17 +79,39 @@ const builtinsByRequire: Plugin = {
   },
 };
 
+/**
+ * The Nodes a bundle may be started with: this one (the local runtime and the bench start functions
+ * with it), and the `node` a plain shell finds, outside npm's node_modules/.bin — the one
+ * faas-js-runtime's `#!/usr/bin/env node` gets in an image whose build ran this script through npm
+ * (the all-in-one func.yaml's BP_NODE_RUN_SCRIPTS=build:functions). Each keeps its own cache folder.
+ */
+async function nodes(): Promise<string[]> {
+  const found = [await realpath(process.execPath)];
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '' || dir.includes(`node_modules${path.sep}.bin`)) continue;
+    const candidate = await realpath(path.join(dir, 'node')).catch(() => undefined);
+    if (candidate) {
+      if (!found.includes(candidate)) found.push(candidate);
+      break;
+    }
+  }
+  return found;
+}
+
 /** Loads the bundle once with the compile cache on, so the next start finds its code compiled. */
 export async function fillCompileCache(dist: string): Promise<void> {
   await rm(path.join(dist, 'compile-cache'), { recursive: true, force: true });
-  await run(process.execPath, [path.join(dist, 'index.js'), '--fill-compile-cache'], { cwd: dist });
+  // A Node older than 22.1 has no compile cache: its fill loads the function and writes nothing.
+  for (const node of await nodes()) {
+    await run(node, [path.join(dist, 'index.js'), '--fill-compile-cache'], { cwd: dist });
+  }
 }
 
-/** Bundles one entry into `outdir`; returns the bytes a cold start reads (loader and function). */
+/** Bundles one entry into `outdir`; returns the bytes a start loads, and the chunks loaded on demand. */
 export async function bundleFunction(
   entry: string,
   outdir: string,
-): Promise<{ bytes: number; chunks: number }> {
+): Promise<{ bytes: number; lazy: number[] }> {
   // Chunk names are content hashes: old ones would pile up.
   await rm(outdir, { recursive: true, force: true });
   const result = await build({
@@ -117,20 +134,32 @@ export async function bundleFunction(
     },
     logLevel: 'warning',
   });
-  const main = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint !== undefined);
+  const outputs = result.metafile.outputs;
+  const main = Object.entries(outputs).find(([, o]) => o.entryPoint !== undefined);
   if (!main) throw new Error(`esbuild wrote no entry point for ${entry}`);
   await writeFile(path.join(outdir, 'index.js'), loader(main[1].exports));
   await fillCompileCache(outdir);
-  const chunks = (await readdir(path.join(outdir, 'chunks')).catch(() => [])).filter((f) =>
-    f.endsWith('.js'),
-  );
-  const bytes = (await stat(path.join(outdir, 'index.js'))).size + main[1].bytes;
-  return { bytes, chunks: chunks.length };
+  // What a start loads: the loader, the function and the chunks it imports statically.
+  const loaded = new Set<string>();
+  const visit = (file: string) => {
+    if (loaded.has(file)) return;
+    loaded.add(file);
+    for (const i of outputs[file]?.imports ?? [])
+      if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  visit(main[0]);
+  const js = Object.keys(outputs).filter((f) => f.endsWith('.js'));
+  const bytes = [...loaded].reduce((n, f) => n + (outputs[f]?.bytes ?? 0), 0);
+  return {
+    bytes: bytes + (await stat(path.join(outdir, 'index.js'))).size,
+    lazy: js.filter((f) => !loaded.has(f)).map((f) => outputs[f]?.bytes ?? 0),
+  };
 }
 
 export async function buildFunctions(only?: string[]): Promise<void> {
-  const report = (name: string, { bytes, chunks }: { bytes: number; chunks: number }) =>
-    console.log(`${name} ${(bytes / 1024).toFixed(0)} KiB (+${chunks} lazily loaded chunks)`);
+  const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
+  const report = (name: string, { bytes, lazy }: { bytes: number; lazy: number[] }) =>
+    console.log(`${name} ${kib(bytes)} loaded at start; lazily loaded chunks: ${lazy.map(kib).join(', ')}`);
   for (const name of FUNCTION_NAMES) {
     if (only && !only.includes(name)) continue;
     report(
