@@ -20,11 +20,11 @@
  */
 import { execFile } from 'node:child_process';
 import { realpath, rm, stat, writeFile } from 'node:fs/promises';
-import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
+import { builtinsWithoutFacades, REQUIRE_BANNER } from '../scripts/esbuild-node.ts';
 import { FUNCTION_NAMES } from './names.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -56,28 +56,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes(
 }
 
 const run = promisify(execFile);
-
-/**
- * Node's built-in modules, taken with `process.getBuiltinModule` instead of `import`. An ESM import
- * of a built-in builds a module facade that reads every export, getters included: `node:http`'s
- * lazy WebSocket getter then loads Node's internal undici, ~10–50 ms of a cold start for nothing
- * (measured with --cpu-prof; faas-js-runtime itself requires its built-ins and never pays it).
- * As CommonJS modules, esbuild reads the one property a call site uses, when it runs.
- */
-const builtinsByRequire: Plugin = {
-  name: 'builtins-by-require',
-  setup(b) {
-    const names = builtinModules.map((m) => m.replace(/[/]/g, '\\/')).join('|');
-    b.onResolve({ filter: new RegExp(`^(node:)?(${names})$`) }, (args) => ({
-      path: args.path.startsWith('node:') ? args.path : `node:${args.path}`,
-      namespace: 'builtin',
-    }));
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
-      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
-      loader: 'js',
-    }));
-  },
-};
 
 /**
  * The Nodes a bundle may be started with: this one (the local runtime and the bench start functions
@@ -127,11 +105,8 @@ export async function bundleFunction(
     sourcemap: 'linked',
     metafile: true,
     external: ['faas-js-runtime'],
-    plugins: [builtinsByRequire],
-    // Bundled CommonJS dependencies call require(); give the ESM bundle one.
-    banner: {
-      js: "import { createRequire as __cairnRequire } from 'node:module'; const require = __cairnRequire(import.meta.url);",
-    },
+    plugins: [builtinsWithoutFacades],
+    banner: { js: REQUIRE_BANNER },
     logLevel: 'warning',
   });
   const outputs = result.metafile.outputs;

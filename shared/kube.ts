@@ -12,7 +12,6 @@
  */
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { API_VERSION, GROUP, VERSION } from './api/kinds.ts';
 import type { ObjectMeta } from './api/object.ts';
 import type { Clock } from './clock.ts';
@@ -152,23 +151,27 @@ const USER_AGENT = 'cairn/0.1 (node)';
 export class KubeClient {
   readonly #endpoint: Endpoint;
   readonly #agent: HttpAgent;
-  readonly #https: boolean;
+  /** node:https's request for an https server (imported only then: it loads TLS), else node:http's. */
+  readonly #send: typeof httpRequest;
   readonly #timeoutMs: number;
   readonly #clock: Clock;
   /** Requests sent, by verb and kind: benchmarks and tests count them. */
   readonly requests = new Map<string, number>();
 
-  private constructor(endpoint: Endpoint, timeoutMs: number, clock: Clock) {
+  private constructor(
+    endpoint: Endpoint,
+    timeoutMs: number,
+    clock: Clock,
+    https: typeof import('node:https') | undefined,
+  ) {
     this.#endpoint = endpoint;
     this.#timeoutMs = timeoutMs;
     this.#clock = clock;
-    this.#https = new URL(endpoint.server).protocol === 'https:';
+    this.#send = https ? https.request : httpRequest;
     // One pool for every request of this client: connections are kept open and reused.
     this.#agent =
       endpoint.agent ??
-      (this.#https
-        ? new HttpsAgent({ keepAlive: true, ...endpoint.tls })
-        : new HttpAgent({ keepAlive: true }));
+      (https ? new https.Agent({ keepAlive: true, ...endpoint.tls }) : new HttpAgent({ keepAlive: true }));
   }
 
   static async connect(opts: KubeClientOptions = {}): Promise<KubeClient> {
@@ -179,7 +182,8 @@ export class KubeClient {
         ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
         ...(opts.context ? { context: opts.context } : {}),
       }));
-    return new KubeClient(endpoint, timeoutMs, opts.clock ?? systemClock);
+    const https = new URL(endpoint.server).protocol === 'https:' ? await import('node:https') : undefined;
+    return new KubeClient(endpoint, timeoutMs, opts.clock ?? systemClock, https);
   }
 
   /** The API server's URL. */
@@ -209,7 +213,7 @@ export class KubeClient {
     }
     // The deadline covers the whole exchange, answer body included.
     const signal = AbortSignal.timeout(this.#timeoutMs);
-    const send = this.#https ? httpsRequest : httpRequest;
+    const send = this.#send;
     let status: number;
     let body: string;
     try {
