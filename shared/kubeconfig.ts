@@ -6,10 +6,12 @@
  * Written by hand on purpose. @kubernetes/client-node's KubeConfig does the same, but importing it
  * loads undici and its generated client: ~140 ms and 1.3–4 MB before a function can answer its
  * first event (issue 17). Plain kubeconfigs — a token, a token file, client certificates, basic
- * auth, a CA, insecure-skip-tls-verify, tls-server-name, impersonation, and the in-cluster account
- * (whose token file is re-read every minute, as client-go does, since the kubelet rotates it) —
- * are read here. What a kubeconfig rarely has and a library must do right — `exec` credential
- * plugins, `auth-provider`s, `proxy-url` — is left to client-node, imported only when used.
+ * auth, a CA, insecure-skip-tls-verify, tls-server-name, impersonation, the in-cluster account
+ * (whose token file is re-read every minute, as client-go does, since the kubelet rotates it) and
+ * `exec` credential plugins (GKE, EKS, AKS: client-go's exec protocol, run here too because
+ * client-node would cost the CLI its start-up and needs Node ≥ 22.19) — are read here. What is
+ * rare and deprecated — `auth-provider`s — and `proxy-url` are left to client-node, imported only
+ * when used.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Agent } from 'node:http';
@@ -178,7 +180,7 @@ async function fromMerged(m: Merged, wanted: string | undefined, now?: () => num
   if (userName && !user) throw new KubeconfigError(`context "${name}": no user "${userName}" in ${source}`);
   const u = user?.value ?? {};
   const namespace = str(ctx.value.namespace);
-  if (u.exec || u['auth-provider'] || c['proxy-url'])
+  if (u['auth-provider'] || c['proxy-url'])
     return delegated({ server, namespace, context: name, source }, cluster, user);
 
   const tls: TlsOptions = {};
@@ -202,17 +204,25 @@ async function fromMerged(m: Merged, wanted: string | undefined, now?: () => num
   const as = str(u.as);
   if (as) fixed['Impersonate-User'] = as;
   const tokenFile = str(u.tokenFile) ?? str(u['token-file']);
-  const read =
+  let read: (() => string | Promise<string>) | undefined =
     tokenFile && !token
       ? tokenReader(isAbsolute(tokenFile) ? tokenFile : join(dir, tokenFile), now)
       : undefined;
+  if (u.exec && !token) {
+    const plugin = execPlugin(u.exec as Dict, dir, server, c, now);
+    // Run now: a failing plugin is a clear error before any request, and a client certificate it
+    // gives goes into the connection's TLS options.
+    const first = await plugin.credential();
+    if (first.cert && first.key) Object.assign(tls, { cert: first.cert, key: first.key });
+    if (first.token) read = async () => (await plugin.credential()).token ?? '';
+  }
   return {
     server,
     namespace,
     context: name,
     source,
     tls,
-    headers: async () => (read ? { ...fixed, Authorization: `Bearer ${read()}` } : fixed),
+    headers: async () => (read ? { ...fixed, Authorization: `Bearer ${await read()}` } : fixed),
   };
 }
 
@@ -226,6 +236,95 @@ function tokenReader(file: string, now: () => number = Date.now): () => string {
       readAt = now();
     }
     return token;
+  };
+}
+
+interface ExecCredential {
+  token?: string;
+  cert?: Buffer;
+  key?: Buffer;
+  /** ms since the epoch; undefined: valid for as long as this process runs. */
+  expires?: number;
+}
+
+/**
+ * A `users[].user.exec` credential plugin, run as client-go runs it (k8s.io/client-go
+ * plugin/pkg/client/auth/exec): the command with its args, the kubeconfig's env added to ours, and
+ * KUBERNETES_EXEC_INFO saying what is asked (never interactively: Cairn has no prompt to give it);
+ * its ExecCredential is kept until its expirationTimestamp.
+ */
+function execPlugin(exec: Dict, dir: string, server: string, cluster: Dict, now: () => number = Date.now) {
+  const apiVersion = str(exec.apiVersion) ?? 'client.authentication.k8s.io/v1';
+  const rawCommand = str(exec.command);
+  if (!rawCommand) throw new KubeconfigError('users[].user.exec.command is missing');
+  // As client-go: a command with a path separator is relative to the kubeconfig's folder.
+  const command = rawCommand.includes('/') && !isAbsolute(rawCommand) ? join(dir, rawCommand) : rawCommand;
+  if (str(exec.interactiveMode) === 'Always')
+    throw new KubeconfigError(`exec plugin ${command} needs a terminal (interactiveMode: Always)`);
+  const args = Array.isArray(exec.args) ? exec.args.map(String) : [];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const e of Array.isArray(exec.env) ? (exec.env as Dict[]) : []) {
+    if (typeof e.name === 'string') env[e.name] = String(e.value ?? '');
+  }
+  const spec: Dict = { interactive: false };
+  if (exec.provideClusterInfo === true) {
+    spec.cluster = {
+      server,
+      'certificate-authority-data': str(cluster['certificate-authority-data']),
+      'insecure-skip-tls-verify': cluster['insecure-skip-tls-verify'] === true || undefined,
+      'tls-server-name': str(cluster['tls-server-name']),
+      config: (cluster.extensions as Dict[] | undefined)?.find(
+        (x) => x.name === 'client.authentication.k8s.io/exec',
+      )?.extension,
+    };
+  }
+  env.KUBERNETES_EXEC_INFO = JSON.stringify({ apiVersion, kind: 'ExecCredential', spec });
+  const hint = str(exec.installHint);
+  let cached: Promise<ExecCredential> | undefined;
+  const run = async (): Promise<ExecCredential> => {
+    const { execFile } = await import('node:child_process');
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(command, args, { env, encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        const why =
+          (err as NodeJS.ErrnoException).code === 'ENOENT'
+            ? `${command} was not found${hint ? `: ${hint}` : ''}`
+            : `${command} failed (exit ${String(err.code ?? err.signal)}): ${stderr.trim() || err.message}`;
+        reject(new KubeconfigError(`exec credential plugin ${why}`));
+      }),
+    );
+    let status: Dict;
+    try {
+      const doc = JSON.parse(out) as Dict;
+      if (doc.kind !== 'ExecCredential' || doc.apiVersion !== apiVersion)
+        throw new Error(
+          `expected an ExecCredential of ${apiVersion}, got ${String(doc.kind)} ${String(doc.apiVersion)}`,
+        );
+      status = (doc.status ?? {}) as Dict;
+    } catch (err) {
+      throw new KubeconfigError(`exec credential plugin ${command}: ${(err as Error).message}`);
+    }
+    const cert = str(status.clientCertificateData);
+    const key = str(status.clientKeyData);
+    const expiry = str(status.expirationTimestamp);
+    const token = str(status.token);
+    if (!token && !(cert && key))
+      throw new KubeconfigError(
+        `exec credential plugin ${command} gave neither a token nor a client certificate`,
+      );
+    return {
+      ...(token ? { token } : {}),
+      ...(cert && key ? { cert: Buffer.from(cert), key: Buffer.from(key) } : {}),
+      ...(expiry ? { expires: Date.parse(expiry) } : {}),
+    };
+  };
+  return {
+    async credential(): Promise<ExecCredential> {
+      const current = cached && (await cached.catch(() => undefined));
+      if (current && (current.expires === undefined || current.expires > now())) return current;
+      cached = run();
+      return cached;
+    },
   };
 }
 
@@ -248,9 +347,8 @@ function inCluster(env: NodeJS.ProcessEnv, dir: string, now?: () => number): End
 }
 
 /**
- * exec plugins, auth-providers and proxies: client-node's KubeConfig, loaded with just this
- * context, computes each request's headers (it caches exec credentials until they expire) and,
- * for a proxy, the agent.
+ * auth-providers (gcp, azure, oidc: deprecated in kubectl) and proxies: client-node's KubeConfig,
+ * loaded with just this context, computes each request's headers and, for a proxy, the agent.
  */
 async function delegated(
   base: Pick<Endpoint, 'server' | 'namespace' | 'context' | 'source'>,

@@ -357,7 +357,10 @@ test('over TLS: trusts the kubeconfig CA, presents the client certificate, check
   t.deepEqual(await skip.list('Pod', 'default'), []);
 });
 
-test('an exec credential plugin (left to client-node) provides the token each request carries', async (t) => {
+/** A plain HTTP API server that answers every request with an empty list and records the headers. */
+async function recordingServer(
+  t: import('ava').ExecutionContext,
+): Promise<{ url: string; seen: IncomingHttpHeaders[] }> {
   const seen: IncomingHttpHeaders[] = [];
   const server = createHttpServer((req, res) => {
     seen.push(req.headers);
@@ -366,29 +369,108 @@ test('an exec credential plugin (left to client-node) provides the token each re
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  const plugin = join(dir, 'credential-plugin.sh');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+/**
+ * A credential plugin as GKE's, EKS's and AKS's are (client.authentication.k8s.io/v1, the exec
+ * protocol of client-go's plugin/pkg/client/auth/exec): it records each call — its arguments, an
+ * env var the kubeconfig sets, and the KUBERNETES_EXEC_INFO it was given — and prints a token that
+ * expires at the time in the file `expiry` (none when the file is empty).
+ */
+function plugin(name: string): { command: string; calls: () => string[] } {
+  const command = join(dir, `${name}.sh`);
+  const log = join(dir, `${name}.calls`);
+  writeFileSync(log, '');
+  writeFileSync(join(dir, `${name}.expiry`), '');
   writeFileSync(
-    plugin,
-    `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-exec-plugin"}}'\n`,
+    command,
+    `#!/bin/sh
+n=$(($(wc -l < ${log}) + 1))
+echo "$n $* $CAIRN_TEST_REGION $KUBERNETES_EXEC_INFO" >> ${log}
+expiry=$(cat ${dir}/${name}.expiry)
+exp=""
+[ -n "$expiry" ] && exp=",\\"expirationTimestamp\\":\\"$expiry\\""
+echo "{\\"apiVersion\\":\\"client.authentication.k8s.io/v1\\",\\"kind\\":\\"ExecCredential\\",\\"status\\":{\\"token\\":\\"token-$n\\"$exp}}"
+`,
   );
-  chmodSync(plugin, 0o755);
+  chmodSync(command, 0o755);
+  return { command, calls: () => readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) };
+}
+
+test('an exec credential plugin gives the token each request carries, is run once, and again when it expired', async (t) => {
+  const srv = await recordingServer(t);
+  const p = plugin('cred');
+  writeFileSync(join(dir, 'cred.expiry'), '2030-01-01T00:10:00Z');
   const file = write('exec.yaml', {
     'current-context': 'c',
-    clusters: [
-      cluster('k', `http://127.0.0.1:${(server.address() as AddressInfo).port}`, {
-        'insecure-skip-tls-verify': true,
-      }),
-    ],
+    clusters: [cluster('k', srv.url)],
     users: [
       user('u', {
-        exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' },
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: p.command,
+          args: ['get-token', '--cluster', 'prod'],
+          env: [{ name: 'CAIRN_TEST_REGION', value: 'eu-west-1' }],
+          interactiveMode: 'Never',
+        },
       }),
     ],
     contexts: [context('c', { cluster: 'k', user: 'u', namespace: 'ns' })],
   });
-  const ep: Endpoint = await loadKubeconfig({ kubeconfig: file });
+  let now = Date.parse('2030-01-01T00:00:00Z');
+  const ep: Endpoint = await loadKubeconfig({ kubeconfig: file, now: () => now });
   t.is(ep.namespace, 'ns');
   const kube = await KubeClient.connect({ endpoint: ep });
   await kube.list('Backup', 'ns');
-  t.is(seen.at(-1)?.authorization, 'Bearer from-exec-plugin');
+  await kube.list('Backup', 'ns');
+  t.deepEqual(
+    srv.seen.map((h) => h.authorization),
+    ['Bearer token-1', 'Bearer token-1'],
+  );
+  t.is(p.calls().length, 1);
+  const [call] = p.calls();
+  t.regex(call ?? '', /^1 get-token --cluster prod eu-west-1 /);
+  t.deepEqual(JSON.parse((call ?? '').split(' ').slice(5).join(' ')), {
+    apiVersion: 'client.authentication.k8s.io/v1',
+    kind: 'ExecCredential',
+    spec: { interactive: false },
+  });
+  // Past its expirationTimestamp the credential is asked for again.
+  now = Date.parse('2030-01-01T00:10:01Z');
+  await kube.list('Backup', 'ns');
+  t.is(srv.seen.at(-1)?.authorization, 'Bearer token-2');
+  t.is(p.calls().length, 2);
+});
+
+test('an exec plugin that fails, or is missing, is a clear error naming it and its install hint', async (t) => {
+  const srv = await recordingServer(t);
+  const failing = join(dir, 'failing.sh');
+  writeFileSync(failing, '#!/bin/sh\necho "please log in first" >&2\nexit 3\n');
+  chmodSync(failing, 0o755);
+  const kc = (name: string, command: string) =>
+    write(name, {
+      'current-context': 'c',
+      clusters: [cluster('k', srv.url)],
+      users: [
+        user('u', {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1',
+            command,
+            installHint: 'install it with: apt-get install example-auth-plugin',
+            interactiveMode: 'Never',
+          },
+        }),
+      ],
+      contexts: [context('c', { cluster: 'k', user: 'u' })],
+    });
+  await t.throwsAsync(loadKubeconfig({ kubeconfig: kc('exec-failing.yaml', failing) }), {
+    instanceOf: KubeconfigError,
+    message: /failing\.sh.*exit 3.*please log in first/s,
+  });
+  await t.throwsAsync(loadKubeconfig({ kubeconfig: kc('exec-missing.yaml', join(dir, 'not-there')) }), {
+    instanceOf: KubeconfigError,
+    message: /not-there.*install it with: apt-get install example-auth-plugin/s,
+  });
+  t.is(srv.seen.length, 0);
 });
