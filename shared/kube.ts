@@ -10,7 +10,6 @@
  * turned core objects' timestamps into Date objects that the `string` types here did not expect.
  * Which server and which credentials: shared/kubeconfig.ts.
  */
-import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { API_VERSION, GROUP, VERSION } from './api/kinds.ts';
 import type { ObjectMeta } from './api/object.ts';
@@ -435,6 +434,8 @@ export class KubeClient {
   async recordEvent(involved: KubeObject, input: EventInput): Promise<void> {
     const { namespace = 'default', name, uid } = involved.metadata;
     const now = this.#clock.now().toISOString();
+    // Imported here: loading node:crypto costs a start-up (the CLI's) that never records an Event.
+    const { createHash } = await import('node:crypto');
     const hash = createHash('sha256')
       .update(`${uid ?? name}\u0000${input.type}\u0000${input.reason}\u0000${input.message}`)
       .digest('hex')

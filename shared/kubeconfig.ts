@@ -109,9 +109,6 @@ export async function loadKubeconfig(opts: LoadOptions = {}): Promise<Endpoint> 
       'no kubeconfig: pass --kubeconfig, set KUBECONFIG, write ~/.kube/config, or run in a cluster',
     );
   }
-  const yaml = await import('yaml');
-  // Bundled with code splitting, a CommonJS package imported dynamically offers only `default`.
-  const parse = yaml.parse ?? (yaml as unknown as { default: typeof yaml }).default.parse;
   const merged: Merged = {
     clusters: new Map(),
     users: new Map(),
@@ -122,13 +119,31 @@ export async function loadKubeconfig(opts: LoadOptions = {}): Promise<Endpoint> 
   for (const file of files) {
     let doc: unknown;
     try {
-      doc = parse(readFileSync(file, 'utf8'));
+      doc = await parseKubeconfig(readFileSync(file, 'utf8'));
     } catch (err) {
       throw new KubeconfigError(`kubeconfig ${file}: ${(err as Error).message.split('\n')[0]}`);
     }
     merge(merged, file, (doc ?? {}) as Dict);
   }
   return fromMerged(merged, opts.context, opts.now);
+}
+
+/**
+ * A kubeconfig is YAML, or JSON (which kubectl also writes and reads): JSON is parsed without
+ * loading the YAML parser (its chunk is most of what a function's first event would compile).
+ */
+async function parseKubeconfig(text: string): Promise<unknown> {
+  if (text.trimStart().startsWith('{')) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // YAML's flow style: the YAML parser reads it
+    }
+  }
+  const yaml = await import('yaml');
+  // Bundled with code splitting, a CommonJS package imported dynamically offers only `default`.
+  const parse = yaml.parse ?? (yaml as unknown as { default: typeof yaml }).default.parse;
+  return parse(text);
 }
 
 /** kubectl's merge: the first file to define a name keeps it; the first current-context wins. */

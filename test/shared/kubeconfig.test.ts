@@ -164,6 +164,24 @@ const second = write('second.yaml', {
   ],
 });
 const both = [first, second].join(delimiter);
+// kubectl writes and reads JSON kubeconfigs too; and YAML's flow style also starts with a brace.
+const asJson = join(dir, 'third.json');
+writeFileSync(
+  asJson,
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'json',
+    clusters: [cluster('j', 'https://json.example:6443', { 'insecure-skip-tls-verify': true })],
+    users: [user('j', { token: 'json-token' })],
+    contexts: [context('json', { cluster: 'j', user: 'j', namespace: 'from-json' })],
+  }),
+);
+const flow = join(dir, 'fourth.yaml');
+writeFileSync(
+  flow,
+  "{apiVersion: v1, kind: Config, current-context: flow, clusters: [{name: f, cluster: {server: 'https://flow.example'}}], users: [{name: f, user: {token: flow-token}}], contexts: [{name: flow, context: {cluster: f, user: f}}]}\n",
+);
 
 // [KUBECONFIG, --context]: merges where the first file wins, contexts from either file, every
 // kind of credential, relative and inlined file references.
@@ -175,6 +193,8 @@ const cases: [string, string | undefined][] = [
   [[second, first].join(delimiter), undefined],
   [[second, first].join(delimiter), 'alpha'],
   [first, undefined],
+  [asJson, undefined],
+  [[flow, first].join(delimiter), undefined],
 ];
 
 for (const [kubeconfig, ctx] of cases) {
