@@ -21,10 +21,13 @@ export const builtinsWithoutFacades: Plugin = {
   name: 'builtins-without-facades',
   setup(b) {
     const names = builtinModules.map((m) => m.replace(/[/]/g, '\\/')).join('|');
-    b.onResolve({ filter: new RegExp(`^(node:)?(${names})$`) }, (args) => ({
-      path: args.path.startsWith('node:') ? args.path : `node:${args.path}`,
-      namespace: 'builtin',
-    }));
+    b.onResolve({ filter: new RegExp(`^(node:)?(${names})$`) }, (args) => {
+      const path = args.path.startsWith('node:') ? args.path : `node:${args.path}`;
+      // `await import('node:https')` stays Node's own: bundled with code splitting, a CommonJS
+      // module imported dynamically would offer only `default`. Its facade is paid when it loads.
+      if (args.kind === 'dynamic-import') return { path, external: true };
+      return { path, namespace: 'builtin' };
+    });
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
       const name = JSON.stringify(args.path);
       // `__cairnRequire` is REQUIRE_BANNER's import, left alone by esbuild as a free name; any

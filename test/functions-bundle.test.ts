@@ -18,6 +18,8 @@ import { startApiServer } from '../local/apiserver/index.ts';
 import { freePort } from '../local/ports.ts';
 import { installCrds, REPO_ROOT } from '../local/runtime.ts';
 import { pingEvent } from '../shared/events.ts';
+import { KubeClient, type KubeObject } from '../shared/kube.ts';
+import { databaseBackup } from './builders.ts';
 
 const FAAS_CLI = join(REPO_ROOT, 'node_modules', 'faas-js-runtime', 'bin', 'cli.js');
 
@@ -38,7 +40,7 @@ function post(port: number): Promise<number> {
   });
 }
 
-test('a bundled function answers a tick from its compile cache and never loads client-node', async (t) => {
+test('a bundled function answers a tick from its compile cache, records its Event, and never loads client-node', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-bundle-'));
   const api = await startApiServer({ port: 0 });
   t.teardown(async () => {
@@ -48,9 +50,14 @@ test('a bundled function answers a tick from its compile cache and never loads c
   const kubeconfig = join(dir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
   await installCrds(kubeconfig);
-  // As functions/job-watcher/ holds it: a package.json of type module beside dist/.
+  // A policy whose schedule only the function can refuse: the tick sets Ready=False and records a
+  // Warning Event (KubeClient.recordEvent, whose hash comes from a node:crypto imported on demand).
+  const kube = await KubeClient.connect({ kubeconfig });
+  const { uid: _u, creationTimestamp: _c, generation: _g, ...metadata } = databaseBackup('bad').metadata;
+  await kube.create('DatabaseBackup', { ...databaseBackup('bad', { schedule: '61 * * * *' }), metadata });
+  // As functions/schedule-evaluator/ holds it: a package.json of type module beside dist/.
   await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
-  await bundleFunction(join(REPO_ROOT, 'functions', 'job-watcher', 'handle.ts'), join(dir, 'dist'));
+  await bundleFunction(join(REPO_ROOT, 'functions', 'schedule-evaluator', 'handle.ts'), join(dir, 'dist'));
   const clientNode = readdirSync(join(dir, 'dist', 'chunks')).filter(
     (f) =>
       f.endsWith('.js') &&
@@ -90,4 +97,11 @@ test('a bundled function answers a tick from its compile cache and never loads c
   t.regex(stderr, /V8 code cache for ESM file:\/\/\S+\/dist\/function\.js was accepted/);
   t.false(stderr.includes(clientNode[0] as string), 'the client-node chunk was loaded');
   t.false(stderr.includes('\n    at '), 'no stack traces');
+  const events = await kube.list<KubeObject>('Event', 'default');
+  t.true(
+    events.some(
+      (e) => e.reason === 'InvalidSchedule' && e.type === 'Warning' && e.involvedObject?.name === 'bad',
+    ),
+    JSON.stringify(events.map((e) => e.reason)),
+  );
 });

@@ -6,6 +6,8 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +71,71 @@ test('kubectl cairn status: the bin as a kubectl plugin, under the machine’s n
   t.is(help.code, 0);
   t.regex(help.stdout, /^ {2}status\s+Every DatabaseBackup/m);
   t.is(help.stderr, '');
+});
+
+test('the bundled CLI talks to an HTTPS API server (node:https, imported only then)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-https-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { cwd: dir, stdio: 'pipe' },
+  );
+  const seen: string[] = [];
+  const server = createHttpsServer(
+    { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+    (req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ items: [] }));
+    },
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      'current-context': 'c',
+      clusters: [
+        {
+          name: 'k',
+          cluster: {
+            server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+            'certificate-authority-data': readFileSync(join(dir, 'cert.pem')).toString('base64'),
+          },
+        },
+      ],
+      users: [{ name: 'u', user: { token: 'over-tls' } }],
+      contexts: [{ name: 'c', context: { cluster: 'k', user: 'u', namespace: 'ns' } }],
+    }),
+  );
+  const r = await run(MACHINE_NODE, [CAIRN_BIN, 'status', '--kubeconfig', kubeconfig], {
+    ...process.env,
+    PATH: MACHINE_PATH,
+  });
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'No DatabaseBackups or BackupPolicies found.\n');
+  t.true(
+    seen.includes('GET /apis/backup.cairn.dev/v1alpha1/namespaces/ns/backuppolicies Bearer over-tls'),
+    seen.join('\n'),
+  );
 });
 
 test('in a checkout the bundle is built on first use, one process building, and rebuilt when a source changes', async (t) => {
