@@ -68,10 +68,12 @@ async function nodes(): Promise<string[]> {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (dir === '' || dir.includes(`node_modules${path.sep}.bin`)) continue;
     const candidate = await realpath(path.join(dir, 'node')).catch(() => undefined);
-    if (candidate) {
-      if (!found.includes(candidate)) found.push(candidate);
-      break;
-    }
+    if (!candidate) continue;
+    // Only a Node that has a compile cache (22.1 or later) can fill one.
+    const { stdout } = await run(candidate, ['-p', 'process.versions.node']).catch(() => ({ stdout: '0' }));
+    const [major = 0, minor = 0] = String(stdout).trim().split('.').map(Number);
+    if (!found.includes(candidate) && (major > 22 || (major === 22 && minor >= 1))) found.push(candidate);
+    break;
   }
   return found;
 }
@@ -79,7 +81,6 @@ async function nodes(): Promise<string[]> {
 /** Loads the bundle once with the compile cache on, so the next start finds its code compiled. */
 export async function fillCompileCache(dist: string): Promise<void> {
   await rm(path.join(dist, 'compile-cache'), { recursive: true, force: true });
-  // A Node older than 22.1 has no compile cache: its fill loads the function and writes nothing.
   for (const node of await nodes()) {
     await run(node, [path.join(dist, 'index.js'), '--fill-compile-cache'], { cwd: dist });
   }
