@@ -238,6 +238,8 @@ export class KubeClient {
     }
     if (status < 200 || status >= 300) throw statusError(status, body, c.what);
     if (c.text) return body as T;
+    // A 2xx with no body (a proxy's 204): nothing to read.
+    if (body === '') return undefined as T;
     try {
       return JSON.parse(body) as T;
     } catch (err) {

@@ -2,6 +2,8 @@
  * The Kubernetes access layer (shared/kube.ts) against the API emulator, with the real kubectl as
  * the other client: what a function reads must be what the API server holds.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import { jobState } from '../../functions/job-watcher/gather.ts';
 import { KubeClient, type KubeObject } from '../../shared/kube.ts';
@@ -42,4 +44,24 @@ test('core objects come back as the API server wrote them: timestamps are string
   // job-watcher sorts a Job's Pods by creationTimestamp, newest first.
   const state = await jobState(kube, 'default', 'retried');
   t.is(state.pods.length, 2);
+});
+
+test('a 2xx answer without a body (a proxy’s 204 to a delete) is a success, not a JSON error', async (t) => {
+  const server = createServer((req, res) => {
+    res.statusCode = req.method === 'DELETE' ? 204 : 200;
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const kube = await KubeClient.connect({
+    endpoint: {
+      server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      namespace: undefined,
+      context: undefined,
+      source: 'test',
+      tls: {},
+      headers: async () => ({}),
+    },
+  });
+  t.true(await kube.delete('Backup', 'default', 'gone'));
 });
