@@ -8,6 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { type BenchResult, benchAgent } from './agent.ts';
+import { benchCli } from './cli.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchDecide } from './decide.ts';
 import { benchDeletes } from './deletes.ts';
@@ -22,6 +23,7 @@ const suites: [string, () => Promise<BenchResult[]>][] = [
   ['tick', () => benchTick({ quick })],
   ['event-to-action', () => benchEventToAction({ quick })],
   ['cold-start', () => benchColdStart({ quick })],
+  ['cli', () => benchCli({ quick })],
   ['deletes', () => benchDeletes({ quick })],
   ['agent', () => benchAgent({ quick })],
 ];

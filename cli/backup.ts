@@ -4,11 +4,12 @@
  * job-watcher and retention treat it like any run), named `<policy>-manual-<yyyymmddhhmmss>` and
  * without `spec.scheduledTime`, which marks a manual run.
  */
-import type { Backup } from '../shared/api/index.ts';
+import type { Backup, PolicyKind } from '../shared/api/index.ts';
 import { systemClock } from '../shared/clock.ts';
+import type { KubeClient } from '../shared/kube.ts';
 import { Labels } from '../shared/labels.ts';
 import { childName } from '../shared/naming.ts';
-import { scheduledBackup } from '../shared/policy.ts';
+import { type Policy, scheduledBackup } from '../shared/policy.ts';
 import { connect } from './cluster.ts';
 import { bool, type Command, OperationFailed, parseDuration, str, UsageError } from './command.ts';
 import { emit, fields, humanBytes } from './output.ts';
@@ -40,6 +41,21 @@ export function backupSummary(b: Backup): string {
   ]);
 }
 
+/**
+ * Creates the manual Backup. Its name has the second in it: when a run started within the same
+ * second already holds it (a second `cairn backup` right after a fast first one), the next second's
+ * name is taken instead, at most three times.
+ */
+async function createManual(kube: KubeClient, kind: PolicyKind, policy: Policy): Promise<Backup> {
+  for (let attempt = 1; ; attempt++) {
+    const object = manualBackup(kind, policy, systemClock.now());
+    const { object: created, created: isNew } = await kube.create('Backup', object);
+    if (isNew) return created;
+    if (attempt >= 3) throw new OperationFailed(`Backup ${object.metadata.name} exists already; try again`);
+    await new Promise((r) => setTimeout(r, 1000 - (systemClock.now().getTime() % 1000) + 10));
+  }
+}
+
 export const backup: Command = {
   name: 'backup',
   summary: 'Start a manual Backup of a DatabaseBackup or BackupPolicy now.',
@@ -59,10 +75,7 @@ Options:
     const timeout = parseDuration('--timeout', str(args.values, 'timeout') ?? '10m');
     const cluster = await connect(g);
     const { kind, policy } = await findPolicy(cluster.kube, cluster.namespace, ref);
-    const object = manualBackup(kind, policy, systemClock.now());
-    const { object: created, created: isNew } = await cluster.kube.create('Backup', object);
-    if (!isNew)
-      throw new OperationFailed(`Backup ${object.metadata.name} exists already; try again in a second`);
+    const created = await createManual(cluster.kube, kind, policy);
     if (!bool(args.values, 'wait')) {
       emit(io, g.output, created, () => `backup.backup.cairn.dev/${created.metadata.name} created`);
       return 0;

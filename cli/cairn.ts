@@ -3,9 +3,11 @@
  * `cairn`: inspect and drive Cairn from a terminal — replay recorded events, read the event
  * record, see every schedule at a glance, back up and restore by hand, describe a backup.
  * Exit codes: 0 ok, 1 the operation failed or was refused, 2 usage error.
+ *
+ * Run bundled (cli/build.ts, started by cli/bin/cairn.mjs) or from source (`node --import tsx
+ * cli/cairn.ts`). Each subcommand is a module loaded when it is asked for: `cairn status` does not
+ * load replay's five functions.
  */
-import { createInterface } from 'node:readline/promises';
-import { backup } from './backup.ts';
 import {
   type Command,
   commandHelp,
@@ -16,22 +18,26 @@ import {
   parseCommand,
   UsageError,
 } from './command.ts';
-import { describe } from './describe.ts';
-import { events } from './events.ts';
-import { replay } from './replay.ts';
-import { restore } from './restore.ts';
-import { status } from './status.ts';
 
-const COMMANDS: Command[] = [status, events, replay, backup, restore, describe];
+/** The subcommands, in the order help lists them; each module is loaded when it runs. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  status: async () => (await import('./status.ts')).status,
+  events: async () => (await import('./events.ts')).events,
+  replay: async () => (await import('./replay.ts')).replay,
+  backup: async () => (await import('./backup.ts')).backup,
+  restore: async () => (await import('./restore.ts')).restore,
+  describe: async () => (await import('./describe.ts')).describe,
+};
 
-function mainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+async function mainHelp(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   return `cairn: scheduled, verified backups on Kubernetes, from the terminal.
 
 Usage: cairn <command> [arguments] [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+${commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
 
 "cairn <command> --help" describes a command.
 
@@ -44,6 +50,7 @@ const io: Io = {
   err: (t) => process.stderr.write(t),
   ask: async (question) => {
     if (!process.stdin.isTTY) return undefined;
+    const { createInterface } = await import('node:readline/promises');
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
       return await rl.question(question);
@@ -56,17 +63,18 @@ const io: Io = {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const cmd = COMMANDS.find((c) => c.name === rest[0]);
-    io.out(cmd ? commandHelp(cmd) : mainHelp());
+    const load = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+    io.out(load ? commandHelp(await load()) : await mainHelp());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
     io.err(
-      `cairn: unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(', ')}; cairn --help)\n`,
+      `cairn: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')}; cairn --help)\n`,
     );
     return EXIT.usage;
   }
+  const cmd = await load();
   try {
     const { parsed, globals, help } = parseCommand(cmd, rest);
     if (help) {

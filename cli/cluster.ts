@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KubeClient } from '../shared/kube.ts';
+import { type Endpoint, KubeconfigError, loadKubeconfig } from '../shared/kubeconfig.ts';
 import { type Globals, OperationFailed, UsageError } from './command.ts';
 
 /** What local/runtime.ts writes to `<stateDir>/runtime.json` while it runs. */
@@ -51,40 +52,32 @@ function kubeconfigFile(g: Globals): string | undefined {
 }
 
 export async function connect(g: Globals): Promise<Cluster> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
   const file = kubeconfigFile(g);
+  let endpoint: Endpoint;
   try {
-    if (file) kc.loadFromFile(file);
-    else kc.loadFromDefault();
+    endpoint = await loadKubeconfig({
+      ...(file ? { kubeconfig: file } : {}),
+      ...(g.context ? { context: g.context } : {}),
+    });
   } catch (err) {
+    if (err instanceof KubeconfigError && err.field === 'context')
+      throw new UsageError(`--context: no context "${g.context}" in the kubeconfig`);
+    if (err instanceof KubeconfigError && !file && !process.env.KUBECONFIG)
+      throw new OperationFailed('no cluster configured: pass --kubeconfig, set KUBECONFIG, or run npm start');
     throw new OperationFailed(
       `cannot read the kubeconfig${file ? ` ${file}` : ''}: ${(err as Error).message}`,
     );
   }
-  if (g.context) {
-    if (!kc.getContextObject(g.context))
-      throw new UsageError(`--context: no context "${g.context}" in the kubeconfig`);
-    kc.setCurrentContext(g.context);
-  }
-  const server = kc.getCurrentCluster()?.server;
-  if (!server)
-    throw new OperationFailed('no cluster configured: pass --kubeconfig, set KUBECONFIG, or run npm start');
-  const ctxNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
-  const namespace = g.namespace ?? ctxNamespace ?? 'default';
-  const kube = await KubeClient.connect({
-    ...(file ? { kubeconfig: file } : {}),
-    ...(g.context ? { context: g.context } : {}),
-  });
-  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const kube = await KubeClient.connect({ endpoint });
+  const namespace = g.namespace ?? endpoint.namespace ?? 'default';
   return {
     kube,
     namespace,
     listNamespace: g.allNamespaces ? undefined : namespace,
-    server,
+    server: endpoint.server,
     async podLog(ns, pod, tailLines) {
       try {
-        return await core.readNamespacedPodLog({ name: pod, namespace: ns, tailLines });
+        return await kube.podLog(ns, pod, { tailLines });
       } catch {
         return undefined;
       }

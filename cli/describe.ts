@@ -22,9 +22,8 @@ interface EventLine {
   message: string;
 }
 
-/** Core objects come from client-node's models, whose timestamps are Dates; custom objects hold strings. */
+/** A timestamp field as the API server wrote it (RFC 3339), or undefined. */
 function iso(v: unknown): string | undefined {
-  if (v instanceof Date) return v.toISOString();
   return typeof v === 'string' ? v : undefined;
 }
 

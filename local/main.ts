@@ -5,7 +5,7 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger } from '../shared/log.ts';
+import { createLogger, parseLogFormat } from '../shared/log.ts';
 import { applyFiles, REPO_ROOT, startLocalRuntime } from './runtime.ts';
 
 const USAGE = `npm start [-- options]
@@ -15,6 +15,8 @@ const USAGE = `npm start [-- options]
   --clean            start from an empty state folder
   --kubeconfig FILE  use this cluster instead of the emulator (no local job runner then)
   --no-example       do not apply examples/local-demo.yaml
+  --log-format F     text (readable lines; the default on a terminal) or json (one object a
+                     line; the default when the output is piped)
   --help             this text
 `;
 
@@ -31,6 +33,7 @@ async function main(): Promise<number> {
         clean: { type: 'boolean' },
         kubeconfig: { type: 'string' },
         'no-example': { type: 'boolean' },
+        'log-format': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -50,9 +53,20 @@ async function main(): Promise<number> {
     process.stderr.write(`--port: expected a port number, got ${JSON.stringify(v.port)}\n`);
     return 2;
   }
+  const format =
+    v['log-format'] === undefined
+      ? process.stderr.isTTY
+        ? 'text'
+        : 'json'
+      : parseLogFormat(v['log-format']);
+  if (!format) {
+    process.stderr.write(`--log-format: expected text or json, got ${JSON.stringify(v['log-format'])}\n`);
+    return 2;
+  }
   const stateDir = resolve(v['state-dir'] ?? process.env.CAIRN_STATE_DIR ?? join(REPO_ROOT, '.cairn'));
   if (v.clean) await rm(stateDir, { recursive: true, force: true });
-  const log = createLogger({ component: 'cairn-local' });
+  // Logs go to stderr (the banner below to stdout): readable there when it is a terminal.
+  const log = createLogger({ component: 'cairn-local' }, { format });
   const runtime = await startLocalRuntime({
     stateDir,
     apiPort: port,

@@ -45,6 +45,7 @@ if (forTests) {
   // for Debian's own interpreter.
   const pyKube = spawnSync('/usr/bin/python3', ['-c', 'import kubernetes'], { stdio: 'ignore' }).status === 0;
   if (!pyKube) missing.push('python3', 'python3-kubernetes');
+  if (!has('openssl')) missing.push('openssl'); // the kubeconfig tests make a CA and certificates
   if (missing.length > 0) {
     const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
     const apt = (args) =>

@@ -1,17 +1,22 @@
 /**
- * The Kubernetes access layer, on @kubernetes/client-node: get, list with selectors, idempotent
- * create, status updates with resourceVersion and a bounded retry on 409, merge patches, deletes,
- * and Events. Errors come back as Cairn's typed errors.
+ * The Kubernetes access layer: get, list with selectors, idempotent create, status updates with
+ * resourceVersion and a bounded retry on 409, merge patches, deletes, Events and pod logs, over
+ * plain node:http(s) with one keep-alive connection pool per client. Errors come back as Cairn's
+ * typed errors; objects come back exactly as the API server sent them (JSON, timestamps as strings).
  *
- * client-node costs most of a second to import, so it is loaded on first use, not at start-up.
+ * Why not @kubernetes/client-node (which Cairn used before, and the local runtime and tests still
+ * use as a second client): its generated API classes and its undici made each function bundle
+ * 4.3 MB and cost ~150 ms of every cold start, for the dozen REST calls below. Its models also
+ * turned core objects' timestamps into Date objects that the `string` types here did not expect.
+ * Which server and which credentials: shared/kubeconfig.ts.
  */
-import { createHash } from 'node:crypto';
-import type * as K8s from '@kubernetes/client-node';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { API_VERSION, GROUP, VERSION } from './api/kinds.ts';
 import type { ObjectMeta } from './api/object.ts';
 import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
 import { AlreadyExists, ApiError, CairnError, Conflict, NotFound } from './errors.ts';
+import { type Endpoint, loadKubeconfig } from './kubeconfig.ts';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -56,26 +61,22 @@ export function apiVersionOf(kind: string): string {
   return r.group ? `${r.group}/${r.version}` : r.version;
 }
 
-/** Maps a client-node failure to a typed error. */
-export function toCairnError(err: unknown, what: string): Error {
-  const e = err as { code?: unknown; body?: unknown; name?: unknown };
-  if (e?.name === 'TimeoutError')
-    return new ApiError(504, `${what}: the API server did not answer in time`, err);
-  if (typeof e?.code !== 'number') return err instanceof Error ? err : new Error(String(err));
+/** Maps an API server's answer that is not 2xx (its body a metav1.Status) to a typed error. */
+export function statusError(code: number, body: string, what: string): CairnError {
   let reason = '';
   let message = '';
   try {
-    const status = JSON.parse(String(e.body)) as { reason?: string; message?: string };
+    const status = JSON.parse(body) as { reason?: string; message?: string };
     reason = status.reason ?? '';
     message = status.message ?? '';
   } catch {
-    message = String(e.body ?? '');
+    message = body.trim();
   }
-  const text = `${what}: ${message || `HTTP ${e.code}`}`;
-  if (e.code === 404) return new NotFound(text, err);
-  if (e.code === 409 && reason === 'AlreadyExists') return new AlreadyExists(text, err);
-  if (e.code === 409) return new Conflict(text, err);
-  return new ApiError(e.code, text, err);
+  const text = `${what}: ${message || `HTTP ${code}`}`;
+  if (code === 404) return new NotFound(text);
+  if (code === 409 && reason === 'AlreadyExists') return new AlreadyExists(text);
+  if (code === 409) return new Conflict(text);
+  return new ApiError(code, text);
 }
 
 export interface ListOptions {
@@ -93,10 +94,12 @@ export interface EventInput {
 }
 
 export interface KubeClientOptions {
-  /** A kubeconfig file; otherwise $KUBECONFIG, ~/.kube/config or the in-cluster account. */
+  /** A kubeconfig file; otherwise $CAIRN_KUBECONFIG, $KUBECONFIG, ~/.kube/config or the in-cluster account. */
   kubeconfig?: string;
   /** A context of the kubeconfig other than its current one (`cairn --context`). */
   context?: string;
+  /** An endpoint already loaded (shared/kubeconfig.ts); kubeconfig and context are then ignored. */
+  endpoint?: Endpoint;
   clock?: Clock;
   /**
    * How long one request may take, answer body included, before it fails (default 30 s, or
@@ -117,58 +120,142 @@ function requestTimeoutOf(opts: KubeClientOptions): number {
 }
 
 /**
- * A KubeConfig whose API clients share one connection pool. client-node 2.0 builds a new undici
- * Agent for every request whenever the cluster has TLS options (any real cluster, and an
- * insecure-skip-tls-verify one): every request then opens its own connection, and each stays
- * open, idle, until the keep-alive timeout. A tick that fans out to five functions left ~26
- * sockets behind; a burst of thousands ran out of file descriptors. Here the first request's
- * dispatcher is kept and reused, and the ones built after it are closed unused.
+ * What each core kind may be asked for: the calls Cairn makes, and no others (a function never
+ * creates a Pod or writes a Secret's data through this layer). Cairn's kinds and Jobs allow every verb.
  */
-function pooledKubeConfig(k8s: typeof K8s, timeoutMs: number) {
-  return class PooledKubeConfig extends k8s.KubeConfig {
-    #dispatcher: ReturnType<K8s.RequestContext['getDispatcher']>;
-    override async applySecurityAuthentication(context: K8s.RequestContext): Promise<void> {
-      await super.applySecurityAuthentication(context);
-      // Every request goes through here: it is where each gets its deadline.
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const own = context.getSignal();
-      context.setSignal(own ? AbortSignal.any([own, timeout]) : timeout);
-      const fresh = context.getDispatcher();
-      if (!fresh) return;
-      if (!this.#dispatcher) this.#dispatcher = fresh;
-      else if (fresh !== this.#dispatcher) {
-        context.setDispatcher(this.#dispatcher);
-        void fresh.close();
-      }
-    }
-  };
+const CORE_VERBS: Record<string, string[]> = {
+  Pod: ['get', 'list', 'delete'],
+  Service: ['get', 'list', 'create'],
+  Secret: ['get', 'list', 'create'],
+  ConfigMap: ['get'],
+  PersistentVolumeClaim: ['get', 'list', 'create'],
+  ServiceAccount: ['get'],
+  Event: ['get', 'list', 'create', 'patch', 'delete'],
+};
+
+interface Call {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  contentType?: string;
+  /** What the call is, for error messages: `get Backup default/x`. */
+  what: string;
+  /** The answer is text (pods/log), not JSON. */
+  text?: boolean;
 }
 
+const USER_AGENT = 'cairn/0.1 (node)';
+
 export class KubeClient {
-  readonly #api: K8s.CustomObjectsApi;
-  readonly #core: K8s.CoreV1Api;
+  readonly #endpoint: Endpoint;
+  readonly #agent: HttpAgent;
+  /** node:https's request for an https server (imported only then: it loads TLS), else node:http's. */
+  readonly #send: typeof httpRequest;
+  readonly #timeoutMs: number;
   readonly #clock: Clock;
   /** Requests sent, by verb and kind: benchmarks and tests count them. */
   readonly requests = new Map<string, number>();
 
-  private constructor(api: K8s.CustomObjectsApi, core: K8s.CoreV1Api, clock: Clock) {
-    this.#api = api;
-    this.#core = core;
+  private constructor(
+    endpoint: Endpoint,
+    timeoutMs: number,
+    clock: Clock,
+    https: typeof import('node:https') | undefined,
+  ) {
+    this.#endpoint = endpoint;
+    this.#timeoutMs = timeoutMs;
     this.#clock = clock;
+    this.#send = https ? https.request : httpRequest;
+    // One pool for every request of this client: connections are kept open and reused.
+    this.#agent =
+      endpoint.agent ??
+      (https ? new https.Agent({ keepAlive: true, ...endpoint.tls }) : new HttpAgent({ keepAlive: true }));
   }
 
   static async connect(opts: KubeClientOptions = {}): Promise<KubeClient> {
-    const k8s = await import('@kubernetes/client-node');
-    const kc = new (pooledKubeConfig(k8s, requestTimeoutOf(opts)))();
-    const file = opts.kubeconfig ?? process.env.CAIRN_KUBECONFIG;
-    if (file) kc.loadFromFile(file);
-    else kc.loadFromDefault();
-    if (opts.context) kc.setCurrentContext(opts.context);
-    return new KubeClient(
-      kc.makeApiClient(k8s.CustomObjectsApi),
-      kc.makeApiClient(k8s.CoreV1Api),
-      opts.clock ?? systemClock,
-    );
+    const timeoutMs = requestTimeoutOf(opts);
+    const endpoint =
+      opts.endpoint ??
+      (await loadKubeconfig({
+        ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+        ...(opts.context ? { context: opts.context } : {}),
+      }));
+    const https = new URL(endpoint.server).protocol === 'https:' ? await import('node:https') : undefined;
+    return new KubeClient(endpoint, timeoutMs, opts.clock ?? systemClock, https);
+  }
+
+  /** The API server's URL. */
+  get server(): string {
+    return this.#endpoint.server;
+  }
+
+  /** The namespace the kubeconfig's context (or, in a cluster, the pod) names, if any. */
+  get namespace(): string | undefined {
+    return this.#endpoint.namespace;
+  }
+
+  /** One request: JSON in, JSON (or text) out, a typed error for anything but 2xx. */
+  async #call<T>(c: Call): Promise<T> {
+    const url = new URL(this.#endpoint.server + c.path);
+    for (const [k, v] of Object.entries(c.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const payload = c.body === undefined ? undefined : Buffer.from(JSON.stringify(c.body));
+    const headers: Record<string, string> = {
+      Accept: c.text ? 'text/plain, */*' : 'application/json',
+      'User-Agent': USER_AGENT,
+      ...(await this.#endpoint.headers()),
+    };
+    if (payload) {
+      headers['Content-Type'] = c.contentType ?? 'application/json';
+      headers['Content-Length'] = String(payload.length);
+    }
+    // The deadline covers the whole exchange, answer body included.
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    const send = this.#send;
+    let status: number;
+    let body: string;
+    try {
+      ({ status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = send(
+          url,
+          { method: c.method, headers, agent: this.#agent, signal },
+          (res: IncomingMessage) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (d: Buffer) => chunks.push(d));
+            res.on('error', reject);
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end(payload);
+      }));
+    } catch (err) {
+      if (signal.aborted) throw new ApiError(504, `${c.what}: the API server did not answer in time`, err);
+      throw new ApiError(503, `${c.what}: ${(err as Error).message || String(err)}`, err);
+    }
+    if (status < 200 || status >= 300) throw statusError(status, body, c.what);
+    if (c.text) return body as T;
+    // A 2xx with no body (a proxy's 204): nothing to read.
+    if (body === '') return undefined as T;
+    try {
+      return JSON.parse(body) as T;
+    } catch (err) {
+      throw new ApiError(502, `${c.what}: the API server answered ${status} with no JSON`, err);
+    }
+  }
+
+  /** The collection's path, or one object's (and a subresource's) under it. */
+  #path(kind: string, verb: string, namespace: string | undefined, name?: string, sub?: string): string {
+    const r = resourceOf(kind);
+    if (r.group === '' && !CORE_VERBS[kind]?.includes(verb))
+      throw new CairnError('InvalidSpec', `${verb} ${kind} is not supported`, { code: 400 });
+    const base = r.group === '' ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
+    const ns = namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
+    const one = name === undefined ? '' : `/${encodeURIComponent(name)}${sub ? `/${sub}` : ''}`;
+    return `${base}${ns}/${r.plural}${one}`;
   }
 
   #count(verb: string, kind: string): void {
@@ -177,15 +264,13 @@ export class KubeClient {
   }
 
   async get<T extends KubeObject>(kind: string, namespace: string, name: string): Promise<T | undefined> {
-    const r = resourceOf(kind);
+    const path = this.#path(kind, 'get', namespace, name);
     this.#count('get', kind);
     try {
-      if (r.group === '') return (await this.#coreGet(kind, namespace, name)) as T;
-      return (await this.#api.getNamespacedCustomObject({ ...r, namespace, name })) as T;
+      return await this.#call<T>({ method: 'GET', path, what: `get ${kind} ${namespace}/${name}` });
     } catch (err) {
-      const e = toCairnError(err, `get ${kind} ${namespace}/${name}`);
-      if (e instanceof NotFound) return undefined;
-      throw e;
+      if (err instanceof NotFound) return undefined;
+      throw err;
     }
   }
 
@@ -198,37 +283,39 @@ export class KubeClient {
     return Object.fromEntries(unique.map((n, i) => [n, found[i] ?? false]));
   }
 
+  /** Every object of a kind in a namespace, or in all namespaces (`undefined`). */
   async list<T extends KubeObject>(
     kind: string,
     namespace: string | undefined,
     opts: ListOptions = {},
   ): Promise<T[]> {
-    const r = resourceOf(kind);
+    const path = this.#path(kind, 'list', namespace);
     this.#count('list', kind);
-    try {
-      let body: { items: unknown[] };
-      if (r.group === '') body = await this.#coreList(kind, namespace, opts);
-      else if (namespace === undefined) body = await this.#api.listClusterCustomObject({ ...r, ...opts });
-      else body = await this.#api.listNamespacedCustomObject({ ...r, namespace, ...opts });
-      return body.items.map((o) => ({ apiVersion: apiVersionOf(kind), kind, ...(o as object) }) as T);
-    } catch (err) {
-      throw toCairnError(err, `list ${kind} in ${namespace ?? 'all namespaces'}`);
-    }
+    const body = await this.#call<{ items?: T[] | null }>({
+      method: 'GET',
+      path,
+      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
+      what: `list ${kind} in ${namespace ?? 'all namespaces'}`,
+    });
+    // A list's items carry no apiVersion and kind of their own.
+    return (body.items ?? []).map((o) => ({ apiVersion: apiVersionOf(kind), kind, ...o }));
   }
 
   /** Creates `obj`; AlreadyExists means done: returns the existing object with created=false. */
   async create<T extends KubeObject>(kind: string, obj: T): Promise<{ object: T; created: boolean }> {
-    const r = resourceOf(kind);
     const namespace = obj.metadata.namespace ?? 'default';
+    const path = this.#path(kind, 'create', namespace);
     this.#count('create', kind);
     try {
       const body = { apiVersion: apiVersionOf(kind), kind, ...obj };
-      let created: T;
-      if (r.group === '') created = (await this.#coreCreate(kind, namespace, body)) as T;
-      else created = (await this.#api.createNamespacedCustomObject({ ...r, namespace, body })) as T;
+      const created = await this.#call<T>({
+        method: 'POST',
+        path,
+        body,
+        what: `create ${kind} ${namespace}/${obj.metadata.name}`,
+      });
       return { object: created, created: true };
-    } catch (err) {
-      const e = toCairnError(err, `create ${kind} ${namespace}/${obj.metadata.name}`);
+    } catch (e) {
       if (!(e instanceof AlreadyExists) || !obj.metadata.name) throw e;
       const existing = await this.get<T>(kind, namespace, obj.metadata.name);
       if (!existing) throw e;
@@ -242,12 +329,14 @@ export class KubeClient {
     if (r.group !== GROUP)
       throw new CairnError('InvalidSpec', `status of ${kind} is not Cairn's to write`, { code: 400 });
     const { namespace = 'default', name } = obj.metadata;
+    const path = this.#path(kind, 'update', namespace, name, 'status');
     this.#count('updateStatus', kind);
-    try {
-      return (await this.#api.replaceNamespacedCustomObjectStatus({ ...r, namespace, name, body: obj })) as T;
-    } catch (err) {
-      throw toCairnError(err, `update status of ${kind} ${namespace}/${name}`);
-    }
+    return this.#call<T>({
+      method: 'PUT',
+      path,
+      body: obj,
+      what: `update status of ${kind} ${namespace}/${name}`,
+    });
   }
 
   /**
@@ -284,26 +373,15 @@ export class KubeClient {
     name: string,
     patch: object,
   ): Promise<T> {
-    const k8s = await import('@kubernetes/client-node');
-    const r = resourceOf(kind);
-    const options = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    const path = this.#path(kind, 'patch', namespace, name);
     this.#count('patch', kind);
-    try {
-      if (r.group === '') {
-        if (kind !== 'Event')
-          throw new CairnError('InvalidSpec', `patching ${kind} is not supported`, { code: 400 });
-        return (await this.#core.patchNamespacedEvent(
-          { namespace, name, body: patch },
-          options,
-        )) as unknown as T;
-      }
-      return (await this.#api.patchNamespacedCustomObject(
-        { ...r, namespace, name, body: patch },
-        options,
-      )) as T;
-    } catch (err) {
-      throw toCairnError(err, `patch ${kind} ${namespace}/${name}`);
-    }
+    return this.#call<T>({
+      method: 'PATCH',
+      path,
+      body: patch,
+      contentType: 'application/merge-patch+json',
+      what: `patch ${kind} ${namespace}/${name}`,
+    });
   }
 
   /**
@@ -316,21 +394,38 @@ export class KubeClient {
     name: string,
     opts: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; uid?: string } = {},
   ): Promise<boolean> {
-    const r = resourceOf(kind);
+    const path = this.#path(kind, 'delete', namespace, name);
     const body = {
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
       ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}),
       ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}),
     };
     this.#count('delete', kind);
     try {
-      if (r.group === '') await this.#coreDelete(kind, namespace, name, body);
-      else await this.#api.deleteNamespacedCustomObject({ ...r, namespace, name, body });
+      await this.#call({ method: 'DELETE', path, body, what: `delete ${kind} ${namespace}/${name}` });
       return true;
-    } catch (err) {
-      const e = toCairnError(err, `delete ${kind} ${namespace}/${name}`);
+    } catch (e) {
       if (e instanceof NotFound) return false;
       throw e;
     }
+  }
+
+  /** The last lines of a pod's log (`pods/<pod>/log`), as text. */
+  async podLog(
+    namespace: string,
+    pod: string,
+    opts: { tailLines?: number; container?: string } = {},
+  ): Promise<string> {
+    const path = this.#path('Pod', 'get', namespace, pod, 'log');
+    this.#count('log', 'Pod');
+    return this.#call<string>({
+      method: 'GET',
+      path,
+      query: { tailLines: opts.tailLines, container: opts.container },
+      text: true,
+      what: `log of Pod ${namespace}/${pod}`,
+    });
   }
 
   /**
@@ -341,6 +436,8 @@ export class KubeClient {
   async recordEvent(involved: KubeObject, input: EventInput): Promise<void> {
     const { namespace = 'default', name, uid } = involved.metadata;
     const now = this.#clock.now().toISOString();
+    // Imported here: loading node:crypto costs a start-up (the CLI's) that never records an Event.
+    const { createHash } = await import('node:crypto');
     const hash = createHash('sha256')
       .update(`${uid ?? name}\u0000${input.type}\u0000${input.reason}\u0000${input.message}`)
       .digest('hex')
@@ -380,79 +477,5 @@ export class KubeClient {
     } catch {
       // Deliberately swallowed (see above); the caller's log has the action itself.
     }
-  }
-
-  async #coreGet(kind: string, namespace: string, name: string): Promise<unknown> {
-    const c = this.#core;
-    switch (kind) {
-      case 'Pod':
-        return c.readNamespacedPod({ namespace, name });
-      case 'Service':
-        return c.readNamespacedService({ namespace, name });
-      case 'Secret':
-        return c.readNamespacedSecret({ namespace, name });
-      case 'ConfigMap':
-        return c.readNamespacedConfigMap({ namespace, name });
-      case 'PersistentVolumeClaim':
-        return c.readNamespacedPersistentVolumeClaim({ namespace, name });
-      case 'ServiceAccount':
-        return c.readNamespacedServiceAccount({ namespace, name });
-      case 'Event':
-        return c.readNamespacedEvent({ namespace, name });
-    }
-    throw new CairnError('InvalidSpec', `get ${kind} is not supported`, { code: 400 });
-  }
-
-  async #coreList(
-    kind: string,
-    namespace: string | undefined,
-    opts: ListOptions,
-  ): Promise<{ items: unknown[] }> {
-    const c = this.#core;
-    if (namespace === undefined)
-      throw new CairnError('InvalidSpec', `list ${kind} needs a namespace`, { code: 400 });
-    const p = { namespace, ...opts };
-    switch (kind) {
-      case 'Pod':
-        return c.listNamespacedPod(p);
-      case 'Service':
-        return c.listNamespacedService(p);
-      case 'Secret':
-        return c.listNamespacedSecret(p);
-      case 'PersistentVolumeClaim':
-        return c.listNamespacedPersistentVolumeClaim(p);
-      case 'Event':
-        return c.listNamespacedEvent(p);
-    }
-    throw new CairnError('InvalidSpec', `list ${kind} is not supported`, { code: 400 });
-  }
-
-  async #coreCreate(kind: string, namespace: string, body: KubeObject): Promise<unknown> {
-    const c = this.#core;
-    switch (kind) {
-      case 'Event':
-        return c.createNamespacedEvent({ namespace, body: body as K8s.CoreV1Event });
-      case 'Secret':
-        return c.createNamespacedSecret({ namespace, body: body as K8s.V1Secret });
-      case 'PersistentVolumeClaim':
-        return c.createNamespacedPersistentVolumeClaim({
-          namespace,
-          body: body as K8s.V1PersistentVolumeClaim,
-        });
-      case 'Service':
-        return c.createNamespacedService({ namespace, body: body as K8s.V1Service });
-    }
-    throw new CairnError('InvalidSpec', `create ${kind} is not supported`, { code: 400 });
-  }
-
-  async #coreDelete(kind: string, namespace: string, name: string, body: object): Promise<unknown> {
-    const c = this.#core;
-    switch (kind) {
-      case 'Pod':
-        return c.deleteNamespacedPod({ namespace, name, body });
-      case 'Event':
-        return c.deleteNamespacedEvent({ namespace, name, body });
-    }
-    throw new CairnError('InvalidSpec', `delete ${kind} is not supported`, { code: 400 });
   }
 }
