@@ -59,7 +59,7 @@ async function startAndStop(
 }
 
 const readable =
-  /^\d\d:\d\d:\d\d\.\d{3} INFO {2}apiserver\s+api server listening url=http:\/\/127\.0\.0\.1:\d+ /m;
+  /^\d\d:\d\d:\d\d\.\d{3} INFO {2}apiserver\s+api server listening url=https:\/\/127\.0\.0\.1:\d+ /m;
 const jsonLine = /^\{"time":"[^"]+","level":"info","msg":"api server listening",.*\}$/m;
 
 test('on a terminal npm start prints readable lines, and JSON lines with --log-format json', async (t) => {
