@@ -16,13 +16,14 @@ import {
   parseCommand,
   UsageError,
 } from './command.ts';
+import { convert } from './convert.ts';
 import { describe } from './describe.ts';
 import { events } from './events.ts';
 import { replay } from './replay.ts';
 import { restore } from './restore.ts';
 import { status } from './status.ts';
 
-const COMMANDS: Command[] = [status, events, replay, backup, restore, describe];
+const COMMANDS: Command[] = [status, events, replay, backup, restore, describe, convert];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

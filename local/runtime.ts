@@ -12,7 +12,7 @@ import { type ApiServer, startApiServer } from './apiserver/index.ts';
 import { type LocalBroker, startBroker } from './broker/index.ts';
 import { type EventSources, startEventSources } from './events/index.ts';
 import { type LocalFunctions, serveFunctions } from './functions.ts';
-import { type JobRunner, startJobRunner } from './jobs/index.ts';
+import { hostEnvDefault, type JobRunner, startJobRunner } from './jobs/index.ts';
 import { installSnapshotCrds, type SnapshotController, startSnapshotController } from './snapshots/index.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -31,6 +31,11 @@ export interface LocalRuntimeOptions {
   retry?: { retry?: number; backoffDelayMs?: number };
   /** Job runner pod-retry backoff. */
   jobBackoffMs?: number;
+  /**
+   * Extra host env for every pod the job runner starts (beside PATH, HOME, LANG, TZ): what a
+   * cluster's nodes provide at the wire, e.g. STORAGE_EMULATOR_HOST for a GCS stand-in in tests.
+   */
+  jobHostEnv?: Record<string, string>;
   log?: Logger;
 }
 
@@ -158,6 +163,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
         ...(opts.jobBackoffMs
           ? { backoff: { baseMs: opts.jobBackoffMs, maxMs: opts.jobBackoffMs * 4 } }
           : {}),
+        ...(opts.jobHostEnv ? { hostEnv: { ...hostEnvDefault(), ...opts.jobHostEnv } } : {}),
       });
       closers.push(() => (jobs as JobRunner).close());
       const snapshots: SnapshotController = await startSnapshotController({
