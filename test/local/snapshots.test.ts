@@ -190,7 +190,11 @@ parameters:
 
   // The claim appearing later lets the failed snapshot be taken, as the real controller retries.
   await w.apply(claim('ghost'));
-  t.is((await ready(w, 'no-claim')).status.readyToUse, true);
+  const taken = await waitFor('VolumeSnapshot no-claim taken once its claim exists', async () => {
+    const vs = await w.get('volumesnapshot/no-claim');
+    return vs.status?.readyToUse === true ? vs : undefined;
+  });
+  t.is(taken.status.error, undefined, 'success clears the error');
 });
 
 test('deleting a snapshot removes its content and copy under Delete, and keeps both under Retain', async (t) => {
