@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   backup: async () => (await import('./backup.ts')).backup,
   restore: async () => (await import('./restore.ts')).restore,
   describe: async () => (await import('./describe.ts')).describe,
+  convert: async () => (await import('./convert.ts')).convert,
 };
 
 async function mainHelp(): Promise<string> {

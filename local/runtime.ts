@@ -12,7 +12,8 @@ import { type ApiServer, startApiServer } from './apiserver/index.ts';
 import { type LocalBroker, startBroker } from './broker/index.ts';
 import { type EventSources, startEventSources } from './events/index.ts';
 import { type LocalFunctions, serveFunctions } from './functions.ts';
-import { type JobRunner, startJobRunner } from './jobs/index.ts';
+import { hostEnvDefault, type JobRunner, startJobRunner } from './jobs/index.ts';
+import { installSnapshotCrds, type SnapshotController, startSnapshotController } from './snapshots/index.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -30,6 +31,11 @@ export interface LocalRuntimeOptions {
   retry?: { retry?: number; backoffDelayMs?: number };
   /** Job runner pod-retry backoff. */
   jobBackoffMs?: number;
+  /**
+   * Extra host env for every pod the job runner starts (beside PATH, HOME, LANG, TZ): what a
+   * cluster's nodes provide at the wire, e.g. STORAGE_EMULATOR_HOST for a GCS stand-in in tests.
+   */
+  jobHostEnv?: Record<string, string>;
   log?: Logger;
 }
 
@@ -48,15 +54,20 @@ export interface LocalRuntime {
 
 /** Creates or replaces each object of YAML files (CRDs, examples). */
 export async function applyFiles(kubeconfig: string, files: string[]): Promise<KubeObject[]> {
+  return applyYaml(kubeconfig, await Promise.all(files.map((f) => readFile(f, 'utf8'))));
+}
+
+/** Creates or replaces each object of YAML texts (one or more documents each). */
+export async function applyYaml(kubeconfig: string, texts: string[]): Promise<KubeObject[]> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   const applied: KubeObject[] = [];
-  for (const file of files) {
+  for (const text of texts) {
     // The client's own loader, not plain YAML: create/replace serialize through its typed models,
     // which silently drop fields they know under another name (a CRD schema's `enum`, `default`).
-    for (const obj of k8s.loadAllYaml(await readFile(file, 'utf8')) as (KubeObject | null)[]) {
+    for (const obj of k8s.loadAllYaml(text) as (KubeObject | null)[]) {
       if (!obj?.kind) continue;
       try {
         await api.create(obj as K8sObject);
@@ -113,6 +124,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     }
     const kube = await KubeClient.connect({ kubeconfig, clock });
     await installCrds(kubeconfig);
+    // The emulator serves the CSI snapshot API as a cluster with the snapshot CRDs does.
+    if (api) await installSnapshotCrds((texts) => applyYaml(kubeconfig as string, texts));
 
     const fns: LocalFunctions = await serveFunctions({ kube, clock, log });
     closers.push(() => fns.close());
@@ -153,8 +166,16 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
         ...(opts.jobBackoffMs
           ? { backoff: { baseMs: opts.jobBackoffMs, maxMs: opts.jobBackoffMs * 4 } }
           : {}),
+        ...(opts.jobHostEnv ? { hostEnv: { ...hostEnvDefault(), ...opts.jobHostEnv } } : {}),
       });
       closers.push(() => (jobs as JobRunner).close());
+      const snapshots: SnapshotController = await startSnapshotController({
+        kube: kubeconfig,
+        stateDir,
+        clock,
+        log: log.child({ component: 'snapshot-controller' }),
+      });
+      closers.push(() => snapshots.close());
     }
     // Discoverability for `cairn replay --local`, `cairn events` and `cairn describe`: where this
     // runtime's API, functions and Broker listen. Removed on close.

@@ -8,6 +8,7 @@ import type { AgentSource } from '../../shared/agent-contract.ts';
 import { allowListFromEnv, type JobAllowList, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import type { Backup, BackupPolicy, DatabaseBackup, PolicyKind } from '../../shared/api/index.ts';
 import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
+import type { ConditionInput } from '../../shared/conditions.ts';
 import { Reason } from '../../shared/conditions.ts';
 import {
   agentJob,
@@ -24,6 +25,7 @@ import { Labels, selectorToString } from '../../shared/labels.ts';
 import type { Action, Plan } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
 import { isFinished, type Policy, policyLabels } from '../../shared/policy.ts';
+import { MissingCredentials, type PodInfo, podConnection } from './pod-credentials.ts';
 
 export interface Endpoint {
   /** Service DNS name or Pod IP. */
@@ -42,16 +44,28 @@ export interface LaunchState {
   claims: Record<string, boolean>;
   /** PVCs pvcSelector matched, sorted. */
   selectedClaims: string[];
+  /** Running Pods databaseSelector (or the Service it found) picked, sorted: the first holds the credentials. */
+  selectedPods?: PodInfo[];
 }
+
+/** The condition on a Backup that says where a databaseSelector's connection came from. */
+export const CONNECTION_RESOLVED = 'ConnectionResolved';
 
 class Refusal {
   constructor(
     readonly reason: string,
     readonly message: string,
+    readonly conditions: ConditionInput[] = [],
   ) {}
 }
 
-function fail(state: LaunchState, now: Date, reason: string, message: string): Plan {
+function fail(
+  state: LaunchState,
+  now: Date,
+  reason: string,
+  message: string,
+  extra: ConditionInput[] = [],
+): Plan {
   const b = state.backup;
   const at = refOf(b, 'Backup');
   return [
@@ -61,7 +75,7 @@ function fail(state: LaunchState, now: Date, reason: string, message: string): P
       namespace: at.namespace,
       name: at.name,
       set: { phase: 'Failed', reason, message, completionTime: now.toISOString() },
-      conditions: [{ type: 'Ready', status: 'False', reason, message }],
+      conditions: [{ type: 'Ready', status: 'False', reason, message }, ...extra],
       ...(b.metadata.generation === undefined ? {} : { observedGeneration: b.metadata.generation }),
       why: message,
     },
@@ -78,12 +92,19 @@ function needClaim(state: LaunchState, name: string, field: string): void {
   }
 }
 
-function databaseSource(state: LaunchState, p: DatabaseBackup): { source: AgentSource; binding: Binding } {
+function databaseSource(
+  state: LaunchState,
+  p: DatabaseBackup,
+): { source: AgentSource; binding: Binding; condition?: ConditionInput } {
   const spec = p.spec;
   const type = spec.databaseType ?? 'postgres';
   const db = spec.database ?? {};
   let host = db.host;
   let port = db.port;
+  let user = db.user;
+  let name = db.name;
+  let condition: ConditionInput | undefined;
+  const binding = emptyBinding();
   if (!host) {
     const first = state.endpoints[0];
     if (!first) {
@@ -94,25 +115,48 @@ function databaseSource(state: LaunchState, p: DatabaseBackup): { source: AgentS
     }
     host = first.host;
     port ??= first.port;
+    // The credentials the selected Pod's image was configured with (seed 000 put them there).
+    const pod = state.selectedPods?.[0];
+    if (pod) {
+      try {
+        const found = podConnection(type, db, pod);
+        user = found.user;
+        name ??= found.database;
+        port ??= found.port;
+        if (found.password) binding.env.push(found.password);
+        condition = { type: CONNECTION_RESOLVED, status: 'True', reason: 'FromPod', message: found.found };
+      } catch (err) {
+        if (!(err instanceof MissingCredentials)) throw err;
+        throw new Refusal('CredentialsNotFound', err.message, [
+          { type: CONNECTION_RESOLVED, status: 'False', reason: 'CredentialsNotFound', message: err.message },
+        ]);
+      }
+    } else {
+      condition = {
+        type: CONNECTION_RESOLVED,
+        status: 'False',
+        reason: 'NoPodFound',
+        message: `${first.what} selects no running Pod to read the credentials from: connecting with spec.database or the engine's defaults`,
+      };
+    }
   }
-  const binding = emptyBinding();
   if (db.passwordSecretRef) binding.env.push(passwordEnv(type, db.passwordSecretRef));
-  const conn = databaseConnection(type, host, port, db.user);
+  const conn = databaseConnection(type, host, port, user);
   const source: AgentSource =
     type === 'postgres'
       ? {
           kind: 'postgres',
           ...conn,
-          ...(db.allDatabases ? { allDatabases: true } : { database: db.name ?? 'postgres' }),
+          ...(db.allDatabases ? { allDatabases: true } : { database: name ?? 'postgres' }),
           ...(db.schemas?.length ? { schemas: db.schemas } : {}),
           format: spec.format ?? 'custom',
         }
       : {
           kind: type,
           ...conn,
-          ...(db.allDatabases || !db.name ? { allDatabases: true } : { database: db.name }),
+          ...(db.allDatabases || !name ? { allDatabases: true } : { database: name }),
         };
-  return { source, binding };
+  return { source, binding, ...(condition ? { condition } : {}) };
 }
 
 function volumeSource(state: LaunchState, p: BackupPolicy): { source: AgentSource; binding: Binding } {
@@ -148,10 +192,13 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
     }
     const refused = jobIdentityRefusal(policy.spec, at.namespace, allow);
     if (refused) throw new Refusal(refused.reason, refused.message);
-    const { source, binding: sourceBinding } =
-      kind === 'DatabaseBackup'
-        ? databaseSource(state, policy as DatabaseBackup)
-        : volumeSource(state, policy as BackupPolicy);
+    const {
+      source,
+      binding: sourceBinding,
+      condition,
+    }: { source: AgentSource; binding: Binding; condition?: ConditionInput } = kind === 'DatabaseBackup'
+      ? databaseSource(state, policy as DatabaseBackup)
+      : volumeSource(state, policy as BackupPolicy);
     const spec = policy.spec;
     const dest = spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
     if (dest.type === 'pvc') needClaim(state, dest.claimName ?? '', 'spec.storageDestination.claimName');
@@ -212,6 +259,7 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
       set: { phase: 'Pending', jobName: at.name, compression: spec.compression ?? 'zstd', destination: dest },
       conditions: [
         { type: 'Ready', status: 'False', reason: Reason.JobCreated, message: `Job ${at.name} created` },
+        ...(condition ? [condition] : []),
       ],
       why: 'the Job exists',
     });
@@ -224,7 +272,7 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
     });
     return plan;
   } catch (err) {
-    if (err instanceof Refusal) return fail(state, now, err.reason, err.message);
+    if (err instanceof Refusal) return fail(state, now, err.reason, err.message, err.conditions);
     throw err;
   }
 }

@@ -88,7 +88,7 @@ function defaultRepoRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
-function hostEnvDefault(): Record<string, string> {
+export function hostEnvDefault(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) {
     const v = process.env[k];

@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.ts';
 import type { Backup, DatabaseBackup } from '../../shared/api/index.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
@@ -42,7 +42,10 @@ export interface E2E {
 /** Minute stamp of the instant, as Backup names carry it. */
 const stamp = (d: Date) => d.toISOString().slice(0, 16).replace(/[-T:]/g, '');
 
-export async function startE2E(start = '2030-01-01T00:00:30Z'): Promise<E2E> {
+export async function startE2E(
+  start = '2030-01-01T00:00:30Z',
+  extra: Pick<LocalRuntimeOptions, 'jobHostEnv'> = {},
+): Promise<E2E> {
   const stateDir = await mkdtemp(join(tmpdir(), 'cairn-e2e-'));
   const clock = new ManualClock(start);
   const lines: string[] = [];
@@ -52,6 +55,7 @@ export async function startE2E(start = '2030-01-01T00:00:30Z'): Promise<E2E> {
     ping: { mode: 'manual' },
     retry: { retry: 3, backoffDelayMs: 50 },
     jobBackoffMs: 200,
+    ...extra,
     log: createLogger({}, { level: 'info', write: (l) => lines.push(l) }),
   });
   return {

@@ -27,6 +27,26 @@ export function compileRule(expr: string): ParseResult {
   return p;
 }
 
+// CEL's reserved words: a property of that name is reached as `__<word>__`.
+const CEL_RESERVED = new Set(
+  'true false null in as break const continue else for function if import let loop package namespace return var void while'.split(
+    ' ',
+  ),
+);
+
+/**
+ * A schema property's name as CEL rules see it (Kubernetes' escaping: `namespace` →
+ * `__namespace__`, `__` → `__underscores__`, `.` → `__dot__`, `-` → `__dash__`, `/` → `__slash__`).
+ */
+export function escapeCelProperty(name: string): string {
+  if (CEL_RESERVED.has(name)) return `__${name}__`;
+  return name
+    .replace(/__/g, '__underscores__')
+    .replace(/\./g, '__dot__')
+    .replace(/-/g, '__dash__')
+    .replace(/\//g, '__slash__');
+}
+
 /** JSON → CEL values as Kubernetes types them: integers are int, date-time strings timestamps. */
 export function toCel(v: unknown, s: Schema | undefined): unknown {
   if (v === null || v === undefined) return v;
@@ -45,7 +65,11 @@ export function toCel(v: unknown, s: Schema | undefined): unknown {
   if (isObject(v)) {
     const out: Record<string, unknown> = {};
     const addl = typeof s?.additionalProperties === 'object' ? s.additionalProperties : undefined;
-    for (const [k, x] of Object.entries(v)) out[k] = toCel(x, s?.properties?.[k] ?? addl);
+    for (const [k, x] of Object.entries(v)) {
+      const prop = s?.properties?.[k];
+      // Declared properties are fields (escaped names); additionalProperties are map keys (as is).
+      out[prop ? escapeCelProperty(k) : k] = toCel(x, prop ?? addl);
+    }
     return out;
   }
   return v;

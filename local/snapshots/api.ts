@@ -1,0 +1,209 @@
+/**
+ * The local snapshot controller's API calls: snapshot.storage.k8s.io/v1 objects through
+ * client-node's CustomObjectsApi, claims and Events through CoreV1Api, all as plain JSON and
+ * `undefined` for 404.
+ */
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+
+export const GROUP = 'snapshot.storage.k8s.io';
+export const VERSION = 'v1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export type Json = Record<string, unknown>;
+
+export interface SnapshotJson {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    annotations?: Record<string, string>;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    creationTimestamp?: string;
+  };
+  spec?: Json;
+  status?: Json;
+  // VolumeSnapshotClass keeps these at the top level.
+  driver?: string;
+  deletionPolicy?: string;
+  parameters?: Record<string, string>;
+}
+
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof ApiException && e.code === 404) return undefined;
+    throw e;
+  }
+}
+
+export class SnapshotApi {
+  readonly #custom: CustomObjectsApi;
+  readonly #core: CoreV1Api;
+
+  constructor(kc: KubeConfig) {
+    this.#custom = kc.makeApiClient(CustomObjectsApi);
+    this.#core = kc.makeApiClient(CoreV1Api);
+  }
+
+  async snapshot(namespace: string, name: string): Promise<SnapshotJson | undefined> {
+    return (await orUndefined(
+      this.#custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: 'volumesnapshots',
+        name,
+      }),
+    )) as SnapshotJson | undefined;
+  }
+
+  async snapshots(namespace: string): Promise<SnapshotJson[]> {
+    const list = (await this.#custom.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'volumesnapshots',
+    })) as { items: SnapshotJson[] };
+    return list.items;
+  }
+
+  async patchSnapshot(namespace: string, name: string, body: Json): Promise<void> {
+    await orUndefined(
+      this.#custom.patchNamespacedCustomObject(
+        { group: GROUP, version: VERSION, namespace, plural: 'volumesnapshots', name, body },
+        merge,
+      ),
+    );
+  }
+
+  async patchSnapshotStatus(namespace: string, name: string, status: Json): Promise<void> {
+    await orUndefined(
+      this.#custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, namespace, plural: 'volumesnapshots', name, body: { status } },
+        merge,
+      ),
+    );
+  }
+
+  async cluster(plural: 'volumesnapshotclasses' | 'volumesnapshotcontents', name: string) {
+    return (await orUndefined(
+      this.#custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural, name }),
+    )) as SnapshotJson | undefined;
+  }
+
+  async classes(): Promise<SnapshotJson[]> {
+    const list = (await this.#custom.listClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'volumesnapshotclasses',
+    })) as { items: SnapshotJson[] };
+    return list.items;
+  }
+
+  async createClass(body: SnapshotJson): Promise<void> {
+    await this.#custom.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'volumesnapshotclasses',
+      body,
+    });
+  }
+
+  /** Creates a VolumeSnapshotContent; one that exists already is returned as it is. */
+  async createContent(body: SnapshotJson): Promise<SnapshotJson> {
+    try {
+      return (await this.#custom.createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'volumesnapshotcontents',
+        body,
+      })) as SnapshotJson;
+    } catch (e) {
+      if (e instanceof ApiException && e.code === 409) {
+        const live = await this.cluster('volumesnapshotcontents', body.metadata.name);
+        if (live) return live;
+      }
+      throw e;
+    }
+  }
+
+  async patchContentStatus(name: string, status: Json): Promise<void> {
+    await orUndefined(
+      this.#custom.patchClusterCustomObjectStatus(
+        { group: GROUP, version: VERSION, plural: 'volumesnapshotcontents', name, body: { status } },
+        merge,
+      ),
+    );
+  }
+
+  async deleteContent(name: string): Promise<void> {
+    await orUndefined(
+      this.#custom.deleteClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'volumesnapshotcontents',
+        name,
+      }),
+    );
+  }
+
+  async claim(namespace: string, name: string): Promise<Json | undefined> {
+    const c = await orUndefined(this.#core.readNamespacedPersistentVolumeClaim({ namespace, name }));
+    return c ? (JSON.parse(JSON.stringify(c)) as Json) : undefined;
+  }
+
+  async claims(namespace: string): Promise<Json[]> {
+    const list = await this.#core.listNamespacedPersistentVolumeClaim({ namespace });
+    return JSON.parse(JSON.stringify(list.items)) as Json[];
+  }
+
+  async patchClaimStatus(namespace: string, name: string, status: Json): Promise<void> {
+    await orUndefined(
+      this.#core.patchNamespacedPersistentVolumeClaimStatus({ namespace, name, body: { status } }, merge),
+    );
+  }
+
+  /** A core/v1 Event, as the snapshot controller and provisioner record them; failures are ignored. */
+  async event(
+    involved: { kind: string; apiVersion: string; namespace: string; name: string; uid?: string },
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    at: Date,
+  ): Promise<void> {
+    const time = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const suffix = `${at.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
+    await this.#core
+      .createNamespacedEvent({
+        namespace: involved.namespace,
+        body: {
+          metadata: { name: `${involved.name}.${suffix}`, namespace: involved.namespace },
+          involvedObject: involved,
+          type,
+          reason,
+          message,
+          source: { component: 'snapshot-controller' },
+          reportingComponent: 'snapshot-controller',
+          reportingInstance: 'cairn-local',
+          firstTimestamp: time as unknown as Date,
+          lastTimestamp: time as unknown as Date,
+          count: 1,
+        },
+      })
+      .catch(() => {});
+  }
+}
