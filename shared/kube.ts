@@ -10,7 +10,7 @@ import type * as K8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION } from './api/kinds.ts';
 import type { ObjectMeta } from './api/object.ts';
 import type { Clock } from './clock.ts';
-import { systemClock } from './clock.ts';
+import { kubeTime, systemClock } from './clock.ts';
 import { AlreadyExists, ApiError, CairnError, Conflict, NotFound } from './errors.ts';
 
 export interface KubeObject {
@@ -340,7 +340,7 @@ export class KubeClient {
    */
   async recordEvent(involved: KubeObject, input: EventInput): Promise<void> {
     const { namespace = 'default', name, uid } = involved.metadata;
-    const now = this.#clock.now().toISOString();
+    const now = kubeTime(this.#clock.now());
     const hash = createHash('sha256')
       .update(`${uid ?? name}\u0000${input.type}\u0000${input.reason}\u0000${input.message}`)
       .digest('hex')

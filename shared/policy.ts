@@ -4,6 +4,7 @@
  */
 import type { Backup, BackupPolicy, DatabaseBackup, OwnerReference, PolicyKind } from './api/index.ts';
 import { API_VERSION } from './api/kinds.ts';
+import { kubeTime } from './clock.ts';
 import type { KubeObject } from './kube.ts';
 import { ARTIFACT_FINALIZER, Labels, MANAGED_BY } from './labels.ts';
 import { scheduledBackupName } from './naming.ts';
@@ -45,7 +46,7 @@ export function scheduledBackup(kind: PolicyKind, policy: Policy, scheduledTime:
     },
     spec: {
       policyRef: { kind, name: policy.metadata.name },
-      scheduledTime: scheduledTime.toISOString(),
+      scheduledTime: kubeTime(scheduledTime),
       deletionPolicy: 'Delete',
     },
   };

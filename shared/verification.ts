@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Backup, DatabaseBackup, PolicyKind, Restore, RestoreSpec } from './api/index.ts';
 import { API_VERSION } from './api/kinds.ts';
+import { kubeTime } from './clock.ts';
 import { getCondition } from './conditions.ts';
 import { Labels } from './labels.ts';
 import { childName, minuteStamp } from './naming.ts';
@@ -74,7 +75,7 @@ export function verificationRestore(
         [Labels.backup]: backup.metadata.name,
         [PURPOSE_LABEL]: 'verification',
       },
-      ...(scheduledTime ? { annotations: { [SCHEDULED_TIME_ANNOTATION]: scheduledTime.toISOString() } } : {}),
+      ...(scheduledTime ? { annotations: { [SCHEDULED_TIME_ANNOTATION]: kubeTime(scheduledTime) } } : {}),
       ownerReferences: [controllerRef(backup, 'Backup')],
     },
     spec: {

@@ -5,6 +5,7 @@
 import type { AgentSource } from '../../shared/agent-contract.ts';
 import type { Backup, BackupPolicy, DatabaseBackup, PolicyKind } from '../../shared/api/index.ts';
 import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
+import { kubeTime } from '../../shared/clock.ts';
 import { Reason } from '../../shared/conditions.ts';
 import {
   agentJob,
@@ -58,7 +59,7 @@ function fail(state: LaunchState, now: Date, reason: string, message: string): P
       kind: 'Backup',
       namespace: at.namespace,
       name: at.name,
-      set: { phase: 'Failed', reason, message, completionTime: now.toISOString() },
+      set: { phase: 'Failed', reason, message, completionTime: kubeTime(now) },
       conditions: [{ type: 'Ready', status: 'False', reason, message }],
       ...(b.metadata.generation === undefined ? {} : { observedGeneration: b.metadata.generation }),
       why: message,

@@ -5,6 +5,7 @@
  */
 import { type AgentResult, parseAgentResult } from '../../shared/agent-contract.ts';
 import type { Backup, HistoryEntry, PolicyKind, Restore } from '../../shared/api/index.ts';
+import { kubeTime, kubeTimeOf, timeOf } from '../../shared/clock.ts';
 import { ConditionType, getCondition, Reason } from '../../shared/conditions.ts';
 import { CAIRN_EVENT_TYPES } from '../../shared/event-types.ts';
 import type { KubeObject } from '../../shared/kube.ts';
@@ -67,8 +68,8 @@ function agentResult(pod: KubeObject | undefined): AgentResult | undefined {
 /** What the Job says about the run. `now` only matters when the Job's pod is late or stuck. */
 export function outcomeOf({ job, pods }: JobState, now: Date): Outcome | undefined {
   if (!job) return undefined;
-  const startTime = job.status?.startTime as string | undefined;
-  const completionTime = (job.status?.completionTime as string | undefined) ?? undefined;
+  const startTime = kubeTimeOf(job.status?.startTime);
+  const completionTime = kubeTimeOf(job.status?.completionTime);
   const base = { ...(startTime ? { startTime } : {}) };
   if (jobCondition(job, 'Complete')) {
     const pod = pods.find((p) => p.status?.phase === 'Succeeded');
@@ -76,8 +77,8 @@ export function outcomeOf({ job, pods }: JobState, now: Date): Outcome | undefin
     if (result?.ok) return { ...base, phase: 'Completed', result, completionTime: result.completionTime };
     // The pod's own update (with its termination message) may still be on its way: wait for it,
     // but not forever.
-    const doneAt = Date.parse(completionTime ?? '');
-    if (!pod && (Number.isNaN(doneAt) || now.getTime() - doneAt < RESULT_GRACE_SECONDS * 1000)) {
+    const doneAt = timeOf(completionTime);
+    if (!pod && (doneAt === undefined || now.getTime() - doneAt < RESULT_GRACE_SECONDS * 1000)) {
       return { ...base, phase: 'Running' };
     }
     return {
@@ -112,7 +113,7 @@ export function outcomeOf({ job, pods }: JobState, now: Date): Outcome | undefin
 }
 
 const seconds = (from?: string, to?: string) =>
-  from && to ? Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10) : undefined;
+  from && to ? Math.max(0, Math.round(((timeOf(to) ?? 0) - (timeOf(from) ?? 0)) / 100) / 10) : undefined;
 
 function humanBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -148,9 +149,8 @@ export function decideRun(
   if (isFinished(run as Backup) || run.metadata.deletionTimestamp) return { plan: [], updated: run };
   let o = outcomeOf(state, now);
   const status = run.status ?? {};
-  const nowIso = now.toISOString();
   if (!o) {
-    const created = Date.parse(run.metadata.creationTimestamp ?? nowIso);
+    const created = timeOf(run.metadata.creationTimestamp) ?? now.getTime();
     if (jobDeleted && status.jobName) {
       o = {
         phase: 'Failed',
@@ -170,7 +170,7 @@ export function decideRun(
     }
   } else if (o.phase === 'Running' || o.phase === 'Pending') {
     const deadline = state.job?.spec?.activeDeadlineSeconds as number | undefined;
-    const started = Date.parse(o.startTime ?? state.job?.metadata.creationTimestamp ?? nowIso);
+    const started = timeOf(o.startTime ?? state.job?.metadata.creationTimestamp) ?? now.getTime();
     if (deadline !== undefined && now.getTime() - started > (deadline + DEADLINE_GRACE_SECONDS) * 1000) {
       o = {
         phase: 'Failed',
@@ -198,8 +198,8 @@ export function decideRun(
     });
   } else if (o.phase === 'Completed' && o.result) {
     const r = o.result;
-    const completionTime = r.completionTime;
-    const duration = seconds(o.startTime ?? r.startTime, completionTime) ?? r.durationMs / 1000;
+    const completionTime = kubeTimeOf(r.completionTime);
+    const duration = seconds(o.startTime ?? r.startTime, r.completionTime) ?? r.durationMs / 1000;
     Object.assign(set, {
       completionTime,
       durationSeconds: duration,
@@ -230,7 +230,11 @@ export function decideRun(
       data: { name: at.name, namespace: at.namespace, ...set },
     };
   } else if (o.phase === 'Failed') {
-    Object.assign(set, { completionTime: o.completionTime ?? nowIso, reason: o.reason, message: o.message });
+    Object.assign(set, {
+      completionTime: kubeTimeOf(o.completionTime) ?? kubeTime(now),
+      reason: o.reason,
+      message: o.message,
+    });
     plan.push({
       type: 'event',
       involved: at,
@@ -394,7 +398,7 @@ export function decideVerified(
   const message = passed
     ? `restored into a scratch target and ${restore.spec.checks?.length ?? 0} check(s) passed (Restore ${restore.metadata.name})`
     : `${restore.status?.message ?? 'the verification restore failed'} (Restore ${restore.metadata.name})`;
-  const time = restore.status?.completionTime ?? now.toISOString();
+  const time = kubeTimeOf(restore.status?.completionTime) ?? kubeTime(now);
   const scheduledTime = restore.metadata.annotations?.[SCHEDULED_TIME_ANNOTATION];
   const plan: Action[] = [];
   const eventType = passed ? ('Normal' as const) : ('Warning' as const);

@@ -12,6 +12,7 @@ import type {
 } from '../../shared/agent-contract.ts';
 import type { Backup, DatabaseBackup, Restore } from '../../shared/api/index.ts';
 import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
+import { kubeTime } from '../../shared/clock.ts';
 import { Reason } from '../../shared/conditions.ts';
 import {
   agentJob,
@@ -48,7 +49,7 @@ function refuse(state: RestoreState, now: Date, message: string): Plan {
       kind: 'Restore',
       namespace: at.namespace,
       name: at.name,
-      set: { phase: 'Failed', reason: Reason.RestoreRefused, message, completionTime: now.toISOString() },
+      set: { phase: 'Failed', reason: Reason.RestoreRefused, message, completionTime: kubeTime(now) },
       conditions: [{ type: 'Ready', status: 'False', reason: Reason.RestoreRefused, message }],
       why: message,
     },
