@@ -1,5 +1,6 @@
 /** job-watcher's reads: the Job, its Pods, the Backup or Restore that owns it, and the policy. */
 import type { Backup, Restore } from '../../shared/api/index.ts';
+import { timeOf } from '../../shared/clock.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
 import type { Policy } from '../../shared/policy.ts';
@@ -27,7 +28,9 @@ export async function jobState(kube: KubeClient, namespace: string, jobName: str
     kube.get<KubeObject>('Job', namespace, jobName),
     kube.list<KubeObject>('Pod', namespace, { labelSelector: `job-name=${jobName}` }),
   ]);
-  pods.sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
+  // client-node's CoreV1Api hands creationTimestamp back as a Date, the emulator's JSON as a string.
+  const created = (p: KubeObject) => timeOf(p.metadata.creationTimestamp) ?? 0;
+  pods.sort((a, b) => created(b) - created(a) || b.metadata.name.localeCompare(a.metadata.name));
   return { job, pods };
 }
 
