@@ -9,10 +9,17 @@ import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import { InvalidEvent } from '../../shared/errors.ts';
 import type { CairnEventType } from '../../shared/event-types.ts';
 import { cairnEvent, eventKind, functionSource, parseResourceEvent } from '../../shared/events.ts';
-import { type FunctionDeps, makeHandle, type Outcome, type Planner } from '../../shared/function.ts';
+import {
+  type FunctionDeps,
+  makeHandle,
+  type Outcome,
+  outcomeOfParts,
+  type Planner,
+  planEach,
+} from '../../shared/function.ts';
 import type { KubeObject } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
-import type { Plan } from '../../shared/plan.ts';
+import { type Plan, refOf } from '../../shared/plan.ts';
 import { groupKey, isFinished, type Policy } from '../../shared/policy.ts';
 import { isVerification } from '../../shared/verification.ts';
 import {
@@ -151,8 +158,12 @@ export const plan: Planner = async (event, deps) => {
           .filter((r) => !isFinished(r as unknown as Backup))
           .map((r): [RunKind, Restore] => ['Restore', r]),
       ];
-      const outcomes = await Promise.all(
-        open.map(([kind, run]) => planRun(deps, kind, run, run.status?.jobName ?? run.metadata.name, false)),
+      // One part per run, per policy, per verification: one that cannot be handled stops no other.
+      const outcomes = await planEach(
+        open,
+        ([kind, run]) => refOf(run, kind),
+        async ([kind, run]) =>
+          (await planRun(deps, kind, run, run.status?.jobName ?? run.metadata.name, false)).plan,
       );
       // Every policy's status is derived again, so nothing a lost event left stale stays stale.
       const [dbbs, bps] = await Promise.all([
@@ -175,31 +186,40 @@ export const plan: Planner = async (event, deps) => {
             .map((a) => (a.type === 'status' ? `${a.kind}/${a.namespace}/${a.name}` : '')),
         ),
       );
-      const derived = policies
-        .filter(([kind, p]) => !touched.has(`${kind}/${p.metadata.namespace}/${p.metadata.name}`))
-        .flatMap(([kind, p]) =>
+      const derived = await planEach(
+        policies.filter(([kind, p]) => !touched.has(`${kind}/${p.metadata.namespace}/${p.metadata.name}`)),
+        ([kind, p]) => refOf(p, kind),
+        ([kind, p]) =>
           decidePolicy(kind, p, byPolicy.get(groupKey(p.metadata.namespace, kind, p.metadata.name)) ?? []),
-        );
-      const verifications = policies.flatMap(([kind, p]) => {
-        if (!p.spec.verification) return [];
-        const ns = p.metadata.namespace ?? 'default';
-        const own = restores.filter(
-          (r) =>
-            (r.metadata.namespace ?? 'default') === ns &&
-            r.metadata.labels?.[Labels.policy] === p.metadata.name,
-        );
-        const mine = byPolicy.get(groupKey(p.metadata.namespace, kind, p.metadata.name)) ?? [];
-        return decideVerification(kind, p, mine, own, false);
-      });
+      );
+      const verifications = await planEach(
+        policies,
+        ([kind, p]) => refOf(p, kind),
+        ([kind, p]) => {
+          if (!p.spec.verification) return [];
+          const ns = p.metadata.namespace ?? 'default';
+          const own = restores.filter(
+            (r) =>
+              (r.metadata.namespace ?? 'default') === ns &&
+              r.metadata.labels?.[Labels.policy] === p.metadata.name,
+          );
+          const mine = byPolicy.get(groupKey(p.metadata.namespace, kind, p.metadata.name)) ?? [];
+          return decideVerification(kind, p, mine, own, false);
+        },
+      );
       const now = deps.clock.now();
-      const recorded = unrecordedVerifications(restores, backups).flatMap((r) => {
-        const b = backups.find(
-          (x) => x.metadata.namespace === r.metadata.namespace && x.metadata.name === r.spec.backupRef.name,
-        );
-        return decideVerified(r, b, now)?.plan ?? [];
-      });
+      const recorded = await planEach(
+        unrecordedVerifications(restores, backups),
+        (r) => refOf(r, 'Restore'),
+        (r) => {
+          const b = backups.find(
+            (x) => x.metadata.namespace === r.metadata.namespace && x.metadata.name === r.spec.backupRef.name,
+          );
+          return decideVerified(r, b, now)?.plan ?? [];
+        },
+      );
       // The tick answers with no event: each finished run's own event carries it.
-      return { plan: [...outcomes.flatMap((o) => o.plan), ...derived, ...verifications, ...recorded] };
+      return outcomeOfParts([...outcomes, ...derived, ...verifications, ...recorded]);
     }
     default:
       throw new InvalidEvent(`type: ${NAME} does not handle ${String(event.type)} events`, 'type');

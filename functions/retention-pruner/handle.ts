@@ -3,12 +3,13 @@
  * being deleted, when a prune Job finishes, and on the tick, applies retention and deletes
  * artifacts before their Backups go.
  */
-import type { Backup, PolicyKind } from '../../shared/api/index.ts';
+import { API_VERSION, type Backup, type PolicyKind } from '../../shared/api/index.ts';
 import { InvalidEvent } from '../../shared/errors.ts';
 import { eventKind, parseCairnEvent, parseResourceEvent } from '../../shared/events.ts';
-import { makeHandle, type Planner } from '../../shared/function.ts';
+import { makeHandle, outcomeOfParts, type Planner, planEach } from '../../shared/function.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { Labels, MANAGED_BY } from '../../shared/labels.ts';
+import type { Ref } from '../../shared/plan.ts';
 import { groupKey, type Policy } from '../../shared/policy.ts';
 import { decide, type PrunerState } from './decide.ts';
 
@@ -71,8 +72,21 @@ async function gatherAll(kube: KubeClient): Promise<PrunerState[]> {
 export const plan: Planner = async (event, { kube, clock }) => {
   const now = clock.now();
   switch (eventKind(event)) {
-    case 'ping':
-      return { plan: (await gatherAll(kube)).flatMap((s) => decide(s, now)) };
+    case 'ping': {
+      // One part per policy (or what is left of one): one that cannot be pruned stops no other.
+      const parts = await planEach(
+        await gatherAll(kube),
+        (s): Ref => ({
+          apiVersion: API_VERSION,
+          kind: s.kind,
+          namespace: s.namespace,
+          name: s.name,
+          ...(s.policy?.metadata.uid ? { uid: s.policy.metadata.uid } : {}),
+        }),
+        (s) => decide(s, now),
+      );
+      return outcomeOfParts(parts);
+    }
     case 'cairn': {
       const ev = parseCairnEvent<{ name?: string; namespace?: string }>(event);
       const { name, namespace } = ev.data;

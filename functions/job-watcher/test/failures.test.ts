@@ -45,7 +45,10 @@ const refused = formatAgentResult({
 /** A policy, its Running Backup and a Job that ran `attempts` Pods, each failing as the agent reports. */
 async function failedRun(fn: Harness, attempts: number): Promise<KubeObject> {
   const policy = databaseBackup('pg-nightly');
-  await fn.kube.create('DatabaseBackup', { ...policy, metadata: { name: 'pg-nightly', namespace: 'default' } });
+  await fn.kube.create('DatabaseBackup', {
+    ...policy,
+    metadata: { name: 'pg-nightly', namespace: 'default' },
+  });
   const b = backup('pg-nightly-1', { kind: 'DatabaseBackup', name: 'pg-nightly' }, undefined);
   const { object: created } = await fn.kube.create('Backup', {
     ...b,
@@ -100,7 +103,9 @@ test('a Job that failed after retries (three Pods) fails its Backup with the age
   const fn = await startFunction('job-watcher', plan);
   t.teardown(() => fn.stop());
   const job = await failedRun(fn, 3);
-  const res = await fn.post(resourceEvent('update', job as unknown as KubeObjectLike, { source: fn.api.url }));
+  const res = await fn.post(
+    resourceEvent('update', job as unknown as KubeObjectLike, { source: fn.api.url }),
+  );
   t.is(res.status, 200, res.body);
   t.is(res.headers.get('ce-type'), 'dev.cairn.backup.failed');
   const after = await fn.kube.get<Backup>('Backup', 'default', 'pg-nightly-1');
