@@ -52,8 +52,9 @@ export function scheduledBackup(kind: PolicyKind, policy: Policy, scheduledTime:
   };
 }
 
-export function isFinished(b: Backup): boolean {
-  return b.status?.phase === 'Completed' || b.status?.phase === 'Failed';
+/** A Backup or Restore that reached Completed or Failed (phases never move back). */
+export function isFinished(run: { status?: { phase?: string | undefined } | undefined }): boolean {
+  return run.status?.phase === 'Completed' || run.status?.phase === 'Failed';
 }
 
 /** Backups that count as running for concurrencyPolicy: not finished and not being deleted. */

@@ -3,7 +3,8 @@ import { formatAgentResult } from '../../../shared/agent-contract.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import type { Action } from '../../../shared/plan.ts';
 import { backup } from '../../../test/builders.ts';
-import { decidePolicy, decideRun, HISTORY_LIMIT, policyStatus } from '../decide.ts';
+import { decideRun } from '../outcome.ts';
+import { decidePolicy, HISTORY_LIMIT, policyStatus } from '../policy-status.ts';
 
 const ref = { kind: 'DatabaseBackup' as const, name: 'pg-nightly' };
 const now = new Date('2025-03-20T01:02:00Z');

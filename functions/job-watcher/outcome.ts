@@ -1,0 +1,296 @@
+/**
+ * job-watcher, the run's outcome: what a Job and its Pods (their termination messages) say about
+ * the Backup or Restore that owns it, and the status, Events and reply that move the run through
+ * Pending → Running → Completed | Failed. Pure: a function of the run, its Job, its Pods and `now`.
+ */
+import { type AgentResult, parseAgentResult } from '../../shared/agent-contract.ts';
+import type { Backup, Restore } from '../../shared/api/index.ts';
+import { kubeTime, kubeTimeOf, timeOf } from '../../shared/clock.ts';
+import { Reason } from '../../shared/conditions.ts';
+import { CAIRN_EVENT_TYPES } from '../../shared/event-types.ts';
+import type { KubeObject } from '../../shared/kube.ts';
+import type { Action, Plan, Ref } from '../../shared/plan.ts';
+import { refOf } from '../../shared/plan.ts';
+import { isFinished } from '../../shared/policy.ts';
+
+/** A Backup or Restore without a Job this long after it was created has lost its launcher. */
+export const NO_JOB_GRACE_SECONDS = 600;
+/** How long a complete Job may go without a visible Succeeded pod before its run is failed. */
+export const RESULT_GRACE_SECONDS = 120;
+/** Beyond the Job's own deadline, how long before a Backup is failed without the Job controller. */
+export const DEADLINE_GRACE_SECONDS = 300;
+
+export interface JobState {
+  /** The Job, or undefined when it is gone. */
+  job: KubeObject | undefined;
+  /** Its Pods, in any order. */
+  pods: KubeObject[];
+}
+
+export interface Outcome {
+  phase: 'Pending' | 'Running' | 'Completed' | 'Failed';
+  startTime?: string;
+  completionTime?: string;
+  result?: Extract<AgentResult, { ok: true }>;
+  reason?: string;
+  message?: string;
+}
+
+function jobCondition(job: KubeObject, type: string): { reason?: string; message?: string } | undefined {
+  const c = (
+    job.status?.conditions as
+      | { type: string; status: string; reason?: string; message?: string }[]
+      | undefined
+  )?.find((x) => x.type === type && x.status === 'True');
+  return c;
+}
+
+function terminated(pod: KubeObject): { exitCode?: number; reason?: string; message?: string } | undefined {
+  return pod.status?.containerStatuses?.[0]?.state?.terminated;
+}
+
+function agentResult(pod: KubeObject | undefined): AgentResult | undefined {
+  const msg = pod ? terminated(pod)?.message : undefined;
+  if (!msg) return undefined;
+  try {
+    return parseAgentResult(msg);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A Job's Pods, newest first: by creation time read as a time (client-node's CoreV1Api hands back
+ * Dates, JSON carries strings), ties by name.
+ */
+export function newestPodsFirst(pods: readonly KubeObject[]): KubeObject[] {
+  const created = (p: KubeObject) => timeOf(p.metadata.creationTimestamp) ?? 0;
+  return [...pods].sort((a, b) => created(b) - created(a) || b.metadata.name.localeCompare(a.metadata.name));
+}
+
+/** What the Job says about the run. `now` only matters when the Job's pod is late or stuck. */
+export function outcomeOf(state: JobState, now: Date): Outcome | undefined {
+  const { job } = state;
+  if (!job) return undefined;
+  const pods = newestPodsFirst(state.pods);
+  const startTime = kubeTimeOf(job.status?.startTime);
+  const completionTime = kubeTimeOf(job.status?.completionTime);
+  const base = { ...(startTime ? { startTime } : {}) };
+  if (jobCondition(job, 'Complete')) {
+    const pod = pods.find((p) => p.status?.phase === 'Succeeded');
+    const result = agentResult(pod);
+    if (result?.ok) return { ...base, phase: 'Completed', result, completionTime: result.completionTime };
+    // The pod's own update (with its termination message) may still be on its way: wait for it,
+    // but not forever.
+    const doneAt = timeOf(completionTime);
+    if (!pod && (doneAt === undefined || now.getTime() - doneAt < RESULT_GRACE_SECONDS * 1000)) {
+      return { ...base, phase: 'Running' };
+    }
+    return {
+      ...base,
+      phase: 'Failed',
+      reason: 'NoResult',
+      message: 'the agent exited successfully but left no readable result in its termination message',
+      ...(completionTime ? { completionTime } : {}),
+    };
+  }
+  const failed = jobCondition(job, 'Failed');
+  if (failed) {
+    const pod = pods.find((p) => p.status?.phase === 'Failed');
+    const result = agentResult(pod);
+    const term = pod ? terminated(pod) : undefined;
+    const detail =
+      result && !result.ok
+        ? `${result.reason}: ${result.message}`
+        : term
+          ? `${term.reason ?? 'Error'} (exit ${term.exitCode ?? '?'})${term.message ? `: ${term.message.slice(-512)}` : ''}`
+          : undefined;
+    const why = failed.reason ?? 'JobFailed';
+    return {
+      ...base,
+      phase: 'Failed',
+      reason: result && !result.ok ? result.reason : why,
+      message: [failed.message ?? why, detail].filter(Boolean).join('; '),
+    };
+  }
+  const running = (job.status?.active ?? 0) > 0 || pods.some((p) => p.status?.phase === 'Running');
+  return running ? { ...base, phase: 'Running' } : { phase: 'Pending' };
+}
+
+const seconds = (from?: string, to?: string) =>
+  from && to ? Math.max(0, Math.round(((timeOf(to) ?? 0) - (timeOf(from) ?? 0)) / 100) / 10) : undefined;
+
+function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** A dev.cairn.* event to reply with: its type, the object it is about, its data. */
+export interface Reply {
+  type: string;
+  subject: Ref;
+  data: Record<string, unknown>;
+}
+
+export interface RunDecision {
+  plan: Plan;
+  /** The Backup as it will be, for deriving the policy's status. */
+  updated: Backup | Restore;
+  /** Cairn event to reply with when this decision finished the run. */
+  reply?: Reply;
+}
+
+/**
+ * The run (Backup or Restore) owning a Job, given the Job's state; `jobDeleted` says the Job is
+ * known to be gone. Returns no actions when the run already shows this state.
+ */
+export function decideRun(
+  kind: 'Backup' | 'Restore',
+  run: Backup | Restore,
+  state: JobState,
+  now: Date,
+  jobDeleted: boolean,
+): RunDecision {
+  const at = refOf(run, kind);
+  if (isFinished(run) || run.metadata.deletionTimestamp) return { plan: [], updated: run };
+  let o = outcomeOf(state, now);
+  const status = run.status ?? {};
+  if (!o) {
+    const created = timeOf(run.metadata.creationTimestamp) ?? now.getTime();
+    if (jobDeleted && status.jobName) {
+      o = {
+        phase: 'Failed',
+        reason: Reason.JobDeleted,
+        message: `Job ${status.jobName} was deleted before it finished`,
+      };
+    } else if (status.jobName || now.getTime() - created > NO_JOB_GRACE_SECONDS * 1000) {
+      o = {
+        phase: 'Failed',
+        reason: status.jobName ? Reason.JobDeleted : 'NoJob',
+        message: status.jobName
+          ? `Job ${status.jobName} no longer exists and the ${kind} never finished`
+          : `no Job was started within ${NO_JOB_GRACE_SECONDS}s; see the ${kind}'s Events`,
+      };
+    } else {
+      return { plan: [], updated: run };
+    }
+  } else if (o.phase === 'Running' || o.phase === 'Pending') {
+    const deadline = state.job?.spec?.activeDeadlineSeconds as number | undefined;
+    const started = timeOf(o.startTime ?? state.job?.metadata.creationTimestamp) ?? now.getTime();
+    if (deadline !== undefined && now.getTime() - started > (deadline + DEADLINE_GRACE_SECONDS) * 1000) {
+      o = {
+        phase: 'Failed',
+        reason: Reason.DeadlineExceeded,
+        message: `still not finished ${deadline}s after it started`,
+      };
+    }
+  }
+  if (o.phase === status.phase && (o.phase === 'Pending' || o.phase === 'Running'))
+    return { plan: [], updated: run };
+  if (o.phase === 'Pending' && status.phase === undefined) return { plan: [], updated: run };
+
+  const set: Record<string, unknown> = { phase: o.phase };
+  if (o.startTime) set.startTime = o.startTime;
+  const plan: Action[] = [];
+  const noun = kind === 'Backup' ? 'Backup' : 'Restore';
+  let reply: RunDecision['reply'];
+  if (o.phase === 'Running') {
+    plan.push({
+      type: 'event',
+      involved: at,
+      eventType: 'Normal',
+      reason: `${noun}Started`,
+      message: `${noun} execution started`,
+    });
+  } else if (o.phase === 'Completed' && o.result) {
+    const r = o.result;
+    const completionTime = kubeTimeOf(r.completionTime);
+    const duration = seconds(o.startTime ?? r.startTime, r.completionTime) ?? r.durationMs / 1000;
+    Object.assign(set, {
+      completionTime,
+      durationSeconds: duration,
+      sha256: r.sha256,
+      reason: null,
+      message: null,
+    });
+    if (kind === 'Backup') {
+      Object.assign(set, {
+        location: r.location,
+        key: r.key,
+        manifestKey: r.manifestKey,
+        sizeBytes: r.sizeBytes,
+        rawBytes: r.rawBytes,
+        compression: r.compression,
+      });
+    } else {
+      set.restoredBytes = r.rawBytes;
+    }
+    const message =
+      kind === 'Backup'
+        ? `Backup completed in ${duration}s: ${humanBytes(r.sizeBytes)} to ${r.location}, sha256 ${r.sha256.slice(0, 12)}…`
+        : `Restore completed in ${duration}s: ${humanBytes(r.rawBytes)} restored and verified`;
+    plan.push({ type: 'event', involved: at, eventType: 'Normal', reason: `${noun}Completed`, message });
+    reply = {
+      type: kind === 'Backup' ? CAIRN_EVENT_TYPES.backupCompleted : CAIRN_EVENT_TYPES.restoreCompleted,
+      subject: at,
+      data: { name: at.name, namespace: at.namespace, ...set },
+    };
+  } else if (o.phase === 'Failed') {
+    Object.assign(set, {
+      completionTime: kubeTimeOf(o.completionTime) ?? kubeTime(now),
+      reason: o.reason,
+      message: o.message,
+    });
+    plan.push({
+      type: 'event',
+      involved: at,
+      eventType: 'Warning',
+      reason: `${noun}Failed`,
+      message: o.message ?? 'failed',
+    });
+    reply = {
+      type: kind === 'Backup' ? CAIRN_EVENT_TYPES.backupFailed : CAIRN_EVENT_TYPES.restoreFailed,
+      subject: at,
+      data: { name: at.name, namespace: at.namespace, reason: o.reason, message: o.message },
+    };
+  }
+  const ready =
+    o.phase === 'Completed'
+      ? { type: 'Ready', status: 'True' as const, reason: `${noun}Completed`, message: `${noun} completed` }
+      : o.phase === 'Failed'
+        ? {
+            type: 'Ready',
+            status: 'False' as const,
+            reason: o.reason ?? `${noun}Failed`,
+            message: o.message ?? '',
+          }
+        : {
+            type: 'Ready',
+            status: 'False' as const,
+            reason: `${noun}Running`,
+            message: `${noun} is running`,
+          };
+  plan.unshift({
+    type: 'status',
+    kind,
+    namespace: at.namespace,
+    name: at.name,
+    set,
+    conditions: [ready],
+    why: `Job ${status.jobName ?? at.name} is ${o.phase}`,
+  });
+  const updated = {
+    ...run,
+    status: {
+      ...status,
+      ...(Object.fromEntries(Object.entries(set).filter(([, v]) => v !== null)) as object),
+    },
+  };
+  return { plan, updated: updated as Backup | Restore, ...(reply ? { reply } : {}) };
+}
