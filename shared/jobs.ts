@@ -148,6 +148,9 @@ export interface AgentJobInput {
 
 const NON_ROOT_UID = 65532;
 
+/** The name of the agent's container in every agent Job: job-watcher reads its termination message by it. */
+export const AGENT_CONTAINER = 'agent';
+
 export function agentJob(input: AgentJobInput): KubeObject {
   const tmp: Volume = { name: 'tmp', emptyDir: {} };
   return {
@@ -178,7 +181,7 @@ export function agentJob(input: AgentJobInput): KubeObject {
           },
           containers: [
             {
-              name: 'agent',
+              name: AGENT_CONTAINER,
               image: input.image ?? process.env.CAIRN_AGENT_IMAGE ?? DEFAULT_AGENT_IMAGE,
               args: toAgentArgs(input.options),
               env: input.binding.env,

@@ -8,6 +8,7 @@ import type { Backup, Restore } from '../../shared/api/index.ts';
 import { kubeTime, kubeTimeOf, timeOf } from '../../shared/clock.ts';
 import { Reason } from '../../shared/conditions.ts';
 import { CAIRN_EVENT_TYPES } from '../../shared/event-types.ts';
+import { AGENT_CONTAINER } from '../../shared/jobs.ts';
 import type { KubeObject } from '../../shared/kube.ts';
 import type { Action, Plan, Ref } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
@@ -19,6 +20,8 @@ export const NO_JOB_GRACE_SECONDS = 600;
 export const RESULT_GRACE_SECONDS = 120;
 /** Beyond the Job's own deadline, how long before a Backup is failed without the Job controller. */
 export const DEADLINE_GRACE_SECONDS = 300;
+/** How long a Pod may wait in a state kubelet retries (a missing Secret, an image pull) before the run fails. */
+export const WAITING_GRACE_SECONDS = 300;
 
 export interface JobState {
   /** The Job, or undefined when it is gone. */
@@ -34,19 +37,57 @@ export interface Outcome {
   result?: Extract<AgentResult, { ok: true }>;
   reason?: string;
   message?: string;
+  /** The Job is still there and must not go on (its Pod could start later and write an artifact). */
+  stopJob?: boolean;
 }
 
-function jobCondition(job: KubeObject, type: string): { reason?: string; message?: string } | undefined {
-  const c = (
-    job.status?.conditions as
-      | { type: string; status: string; reason?: string; message?: string }[]
-      | undefined
-  )?.find((x) => x.type === type && x.status === 'True');
-  return c;
+/** Waiting reasons kubelet never retries (pkg/kubelet/images): the run fails at once. */
+const WAITING_FOR_GOOD = new Set(['InvalidImageName', 'ErrImageNeverPull']);
+/**
+ * Waiting reasons kubelet retries, with a back-off that reaches its 5-minute cap after a few
+ * attempts: a Secret created just after its policy, a registry that hiccups. After
+ * WAITING_GRACE_SECONDS of it the run fails with kubelet's reason and message (the missing Secret
+ * is named there), instead of waiting for the Job's activeDeadlineSeconds (an hour by default).
+ */
+const WAITING_RETRIED = new Set([
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'ErrImagePull',
+  'ImagePullBackOff',
+]);
+
+interface ContainerState {
+  waiting?: { reason?: string; message?: string };
+  terminated?: { exitCode?: number; reason?: string; message?: string };
 }
 
-function terminated(pod: KubeObject): { exitCode?: number; reason?: string; message?: string } | undefined {
-  return pod.status?.containerStatuses?.[0]?.state?.terminated;
+/**
+ * The Job's condition of one of `types` that is True. Kubernetes 1.31+ writes the interim
+ * SuccessCriteriaMet / FailureTarget as soon as the outcome is decided, and Complete / Failed (with
+ * the same reason and message) only once the Pods are gone: either one decides the run.
+ */
+function jobCondition(
+  job: KubeObject,
+  ...types: string[]
+): { reason?: string; message?: string } | undefined {
+  const conditions = job.status?.conditions as
+    | { type: string; status: string; reason?: string; message?: string }[]
+    | undefined;
+  for (const type of types) {
+    const c = conditions?.find((x) => x.type === type && x.status === 'True');
+    if (c) return c;
+  }
+  return undefined;
+}
+
+/** The agent's container state, found by its name: a sidecar may come first. */
+function agentState(pod: KubeObject): ContainerState | undefined {
+  const statuses = pod.status?.containerStatuses as { name?: string; state?: ContainerState }[] | undefined;
+  return statuses?.find((c) => c.name === AGENT_CONTAINER)?.state;
+}
+
+function terminated(pod: KubeObject): ContainerState['terminated'] {
+  return agentState(pod)?.terminated;
 }
 
 function agentResult(pod: KubeObject | undefined): AgentResult | undefined {
@@ -76,7 +117,7 @@ export function outcomeOf(state: JobState, now: Date): Outcome | undefined {
   const startTime = kubeTimeOf(job.status?.startTime);
   const completionTime = kubeTimeOf(job.status?.completionTime);
   const base = { ...(startTime ? { startTime } : {}) };
-  if (jobCondition(job, 'Complete')) {
+  if (jobCondition(job, 'Complete', 'SuccessCriteriaMet')) {
     const pod = pods.find((p) => p.status?.phase === 'Succeeded');
     const result = agentResult(pod);
     if (result?.ok) return { ...base, phase: 'Completed', result, completionTime: result.completionTime };
@@ -94,27 +135,52 @@ export function outcomeOf(state: JobState, now: Date): Outcome | undefined {
       ...(completionTime ? { completionTime } : {}),
     };
   }
-  const failed = jobCondition(job, 'Failed');
+  const failed = jobCondition(job, 'Failed', 'FailureTarget');
   if (failed) {
     const pod = pods.find((p) => p.status?.phase === 'Failed');
     const result = agentResult(pod);
     const term = pod ? terminated(pod) : undefined;
+    // A Pod ended by kubelet or the node (Evicted, DeadlineExceeded, NodeLost, Shutdown…) says why
+    // in its own status; the container's state then only says it was killed.
+    const podWhy = pod?.status?.reason as string | undefined;
     const detail =
       result && !result.ok
         ? `${result.reason}: ${result.message}`
-        : term
-          ? `${term.reason ?? 'Error'} (exit ${term.exitCode ?? '?'})${term.message ? `: ${term.message.slice(-512)}` : ''}`
-          : undefined;
+        : podWhy
+          ? `${podWhy}: ${String(pod?.status?.message ?? '').trim()}`
+          : term
+            ? `${term.reason ?? 'Error'} (exit ${term.exitCode ?? '?'})${term.message ? `: ${term.message.slice(-512)}` : ''}`
+            : undefined;
     const why = failed.reason ?? 'JobFailed';
     return {
       ...base,
       phase: 'Failed',
-      reason: result && !result.ok ? result.reason : why,
+      reason: result && !result.ok ? result.reason : (podWhy ?? why),
       message: [failed.message ?? why, detail].filter(Boolean).join('; '),
     };
   }
-  const running = (job.status?.active ?? 0) > 0 || pods.some((p) => p.status?.phase === 'Running');
-  return running ? { ...base, phase: 'Running' } : { phase: 'Pending' };
+  // The newest Pod never got its container started: kubelet says why, and whether it retries.
+  const newest = pods[0];
+  const waiting = newest?.status?.phase === 'Pending' ? agentState(newest)?.waiting : undefined;
+  const reason = waiting?.reason;
+  if (reason && (WAITING_FOR_GOOD.has(reason) || WAITING_RETRIED.has(reason))) {
+    const since =
+      timeOf(newest?.metadata.creationTimestamp) ?? timeOf(job.status?.startTime) ?? now.getTime();
+    const waited = Math.max(0, Math.round((now.getTime() - since) / 1000));
+    if (WAITING_FOR_GOOD.has(reason) || waited >= WAITING_GRACE_SECONDS) {
+      return {
+        ...base,
+        phase: 'Failed',
+        reason,
+        message:
+          `the agent's container never started (${waited}s waiting): ${reason}: ${waiting?.message ?? ''}`.trim(),
+        stopJob: true,
+      };
+    }
+  }
+  // Running once the agent ran: a Pod is running or has ended (between retries none is running).
+  const ran = pods.some((p) => ['Running', 'Succeeded', 'Failed'].includes(String(p.status?.phase)));
+  return ran ? { ...base, phase: 'Running' } : { ...base, phase: 'Pending' };
 }
 
 const seconds = (from?: string, to?: string) =>
@@ -191,9 +257,10 @@ export function decideRun(
       };
     }
   }
-  if (o.phase === status.phase && (o.phase === 'Pending' || o.phase === 'Running'))
+  // Phases only move forward: Pending → Running → Completed | Failed. A Running run whose failed Pod
+  // waits for its replacement is still Running, and says BackupStarted once.
+  if (o.phase === 'Pending' || (o.phase === 'Running' && status.phase === 'Running'))
     return { plan: [], updated: run };
-  if (o.phase === 'Pending' && status.phase === undefined) return { plan: [], updated: run };
 
   const set: Record<string, unknown> = { phase: o.phase };
   if (o.startTime) set.startTime = o.startTime;
@@ -242,6 +309,17 @@ export function decideRun(
       data: { name: at.name, namespace: at.namespace, ...set },
     };
   } else if (o.phase === 'Failed') {
+    if (o.stopJob && state.job) {
+      plan.push({
+        type: 'delete',
+        kind: 'Job',
+        namespace: at.namespace,
+        name: state.job.metadata.name,
+        ...(state.job.metadata.uid ? { uid: state.job.metadata.uid } : {}),
+        propagationPolicy: 'Background',
+        why: `the ${kind} failed (${o.reason}) before its agent ran: its Pod must not start later`,
+      });
+    }
     Object.assign(set, {
       completionTime: kubeTimeOf(o.completionTime) ?? kubeTime(now),
       reason: o.reason,

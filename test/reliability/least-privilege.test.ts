@@ -345,6 +345,28 @@ function everything(w: World, minute: number): void {
       spec: { policyRef: { kind: 'BackupPolicy', name: 'gone' } },
     });
   }
+  if (minute === 3) {
+    // A Backup whose Pod can never start (an image name kubelet refuses): job-watcher stops its Job.
+    const labels = {
+      ...backup('stuck', { kind: 'DatabaseBackup', name: 'pg' }).metadata.labels,
+      'job-name': 'stuck',
+    };
+    put(w, 'Backup', {
+      apiVersion: API_VERSION,
+      metadata: { name: 'stuck', labels },
+      spec: { policyRef: { kind: 'DatabaseBackup', name: 'pg' } },
+    });
+    w.setStatus(w.find('Backup', NS, 'stuck') as KubeObject, { phase: 'Pending', jobName: 'stuck' });
+    put(w, 'Job', { apiVersion: 'batch/v1', metadata: { name: 'stuck', labels }, spec: {} });
+    w.setStatus(w.find('Job', NS, 'stuck') as KubeObject, { startTime: '2030-01-01T00:03:30Z', active: 1 });
+    put(w, 'Pod', { apiVersion: 'v1', metadata: { name: 'stuck-pod', labels }, spec: {} });
+    w.setStatus(w.find('Pod', NS, 'stuck-pod') as KubeObject, {
+      phase: 'Pending',
+      containerStatuses: [
+        { name: 'agent', state: { waiting: { reason: 'InvalidImageName', message: 'x' } } },
+      ],
+    });
+  }
   if (minute === 5) {
     // Still running when the next run of a Replace policy is due.
     put(w, 'Backup', {
@@ -440,6 +462,10 @@ test("each function's RBAC is exactly what it uses: nothing used is missing, not
   t.truthy(w.find('Restore', NS, 'vols-back')?.status?.phase);
   t.truthy(w.find('Restore', NS, 'pg-back')?.status?.phase);
   t.falsy(w.find('Backup', NS, 'rep-held'), 'Replace deleted the running Backup');
+  t.true(
+    w.writes.some((x) => x.verb === 'delete' && x.kind === 'Job' && x.name === 'stuck'),
+    'the Job of a Backup whose Pod can never start was stopped',
+  );
   t.true(
     w.all('Restore').some((r) => r.spec.purpose === 'verification'),
     'verifications were started',

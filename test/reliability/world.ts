@@ -19,6 +19,7 @@ import {
 import { formatAgentResult } from '../../shared/agent-contract.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { AlreadyExists, ApiError, Conflict } from '../../shared/errors.ts';
+import { AGENT_CONTAINER } from '../../shared/jobs.ts';
 import type { EventInput, KubeClient, KubeObject, ListOptions } from '../../shared/kube.ts';
 import { apiVersionOf } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
@@ -362,7 +363,9 @@ export class World {
       if (pod)
         this.setStatus(pod, {
           phase: failed ? 'Failed' : 'Succeeded',
-          containerStatuses: [{ state: { terminated: { exitCode: failed ? 3 : 0, message } } }],
+          containerStatuses: [
+            { name: AGENT_CONTAINER, state: { terminated: { exitCode: failed ? 3 : 0, message } } },
+          ],
         });
       const fresh = this.find('Job', ns, job.metadata.name);
       if (fresh)

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { formatAgentResult } from '../../../shared/agent-contract.ts';
+import { AGENT_CONTAINER } from '../../../shared/jobs.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import type { Action } from '../../../shared/plan.ts';
 import { backup } from '../../../test/builders.ts';
@@ -27,7 +28,10 @@ function pod(phase: string, terminated?: Record<string, unknown>): KubeObject {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'b1-x', namespace: 'default' },
-    status: { phase, ...(terminated ? { containerStatuses: [{ state: { terminated } }] } : {}) },
+    status: {
+      phase,
+      ...(terminated ? { containerStatuses: [{ name: AGENT_CONTAINER, state: { terminated } }] } : {}),
+    },
   };
 }
 const okMessage = formatAgentResult({
