@@ -29,6 +29,7 @@ export const Reason = {
   InvalidSchedule: 'InvalidSchedule',
   InvalidSpec: 'InvalidSpec',
   MissedSchedules: 'MissedSchedules',
+  BackupWaiting: 'BackupWaiting',
   DeadlineExceeded: 'DeadlineExceeded',
   JobCreated: 'JobCreated',
   BackupStarted: 'BackupStarted',

@@ -118,21 +118,28 @@ export function decide({ kind, policy, backups }: PolicyState, now: Date): Plan 
     const name = scheduledBackupName(policy.metadata.name, run.due);
     const active = activeBackups(backups).filter((b) => b.metadata.name !== name);
     const policyConcurrency = policy.spec.concurrencyPolicy ?? 'Forbid';
+    const waits = policyConcurrency === 'Forbid' && active.length > 0;
     if (backups.some((b) => b.metadata.name === name)) {
       set.lastScheduleTime = kubeTime(run.due);
       why = `the run of ${kubeTime(run.due)} exists already`;
-    } else if (policyConcurrency === 'Forbid' && active.length > 0) {
-      // As the CronJob documentation says: with Forbid, a run that is due while the previous one
-      // is still running is skipped (and counts as handled).
-      set.lastScheduleTime = kubeTime(run.due);
-      why = `skipped the run of ${kubeTime(run.due)}: ${active.map((b) => b.metadata.name).join(', ')} still running`;
-      plan.push({
-        type: 'event',
-        involved: at,
-        eventType: 'Normal',
-        reason: 'BackupSkipped',
-        message: `skipped the run of ${kubeTime(run.due)}: ${active.map((b) => b.metadata.name).join(', ')} is still running (concurrencyPolicy Forbid)`,
-      });
+    } else if (waits) {
+      // As the CronJob v2 controller does on JobAlreadyActive: the due run is not started and
+      // lastScheduleTime does not move, so it is still due when the active run ends (that run's
+      // status write is an event here) and starts then, if within startingDeadlineSeconds. Until
+      // then it is the run that will be created: the one announced as next.
+      const running = active.map((b) => b.metadata.name).join(', ');
+      set.nextScheduledBackup = kubeTime(run.due);
+      why = `the run of ${kubeTime(run.due)} waits: ${running} still running`;
+      if (status.nextScheduledBackup !== set.nextScheduledBackup) {
+        const deadline = policy.spec.startingDeadlineSeconds;
+        plan.push({
+          type: 'event',
+          involved: at,
+          eventType: 'Normal',
+          reason: Reason.BackupWaiting,
+          message: `the run of ${kubeTime(run.due)} waits: ${running} is still running (concurrencyPolicy Forbid); it starts when that ends${deadline === undefined ? '' : `, if within startingDeadlineSeconds (${deadline}s)`}`,
+        });
+      }
     } else {
       if (policyConcurrency === 'Replace') {
         for (const b of active) {
@@ -170,7 +177,7 @@ export function decide({ kind, policy, backups }: PolicyState, now: Date): Plan 
       set.lastScheduleTime = kubeTime(run.due);
       why = `created the run of ${kubeTime(run.due)}`;
     }
-    if (run.missed > 1) {
+    if (run.missed > 1 && !waits) {
       plan.push({
         type: 'event',
         involved: at,

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { Action } from '../../../shared/plan.ts';
+import { type Action, applyStatus } from '../../../shared/plan.ts';
 import { backup, backupPolicy, databaseBackup } from '../../../test/builders.ts';
 import { decide } from '../decide.ts';
 
@@ -121,17 +121,61 @@ test('a run past its startingDeadlineSeconds is skipped with a warning and count
   t.is(status(plan)?.set.lastScheduleTime, '2025-03-20T01:00:00Z');
 });
 
-test('Forbid skips a due run while one is running', (t) => {
-  const plan = decide(
-    {
-      kind: 'DatabaseBackup',
-      policy: databaseBackup(),
-      backups: [backup('pg-nightly-202503190100', ref, { phase: 'Running' })],
-    },
-    at('2025-03-20T01:00:10Z'),
+/**
+ * concurrencyPolicy Forbid as the CronJob v2 controller has it (cronjob_controllerv2.go,
+ * syncCronJob): while a run is active the due one is not started, an Event says so
+ * (JobAlreadyActive there), and lastScheduleTime does not move — so the due run starts when the
+ * active one ends, if still within startingDeadlineSeconds.
+ */
+function forbidStep(
+  policy: ReturnType<typeof databaseBackup>,
+  backups: ReturnType<typeof backup>[],
+  now: string,
+): { plan: Action[]; policy: ReturnType<typeof databaseBackup> } {
+  const plan = decide({ kind: 'DatabaseBackup', policy, backups }, at(now));
+  const s = status(plan);
+  const next = s ? applyStatus(policy.status as Record<string, unknown>, s, at(now)) : policy.status;
+  return { plan, policy: { ...policy, status: next as typeof policy.status } };
+}
+
+test('Forbid keeps a due run waiting while one is running: lastScheduleTime stays, an Event says it waits, next names it', (t) => {
+  const running = [backup('pg-nightly-202503190100', ref, { phase: 'Running' })];
+  const policy = databaseBackup('pg-nightly', {}, { status: { lastScheduleTime: '2025-03-19T01:00:00Z' } });
+  const first = forbidStep(policy, running, '2025-03-20T01:00:10Z');
+  t.deepEqual(kinds(first.plan), ['event:BackupWaiting', 'status:pg-nightly']);
+  t.regex((first.plan[0] as Extract<Action, { type: 'event' }>).message, /waits.*pg-nightly-202503190100/);
+  t.is(status(first.plan)?.set.lastScheduleTime, undefined, 'the due run is not counted as handled');
+  t.is(first.policy.status?.lastScheduleTime, '2025-03-19T01:00:00Z');
+  t.is(first.policy.status?.nextScheduledBackup, '2025-03-20T01:00:00Z', 'the run that will be created');
+  // Still running a minute later: nothing new to write or say.
+  t.deepEqual(forbidStep(first.policy, running, '2025-03-20T01:01:10Z').plan, []);
+  // The active run ends: the waiting run starts, named for its scheduled time.
+  const done = [backup('pg-nightly-202503190100', ref, { phase: 'Completed' })];
+  const started = forbidStep(first.policy, done, '2025-03-20T01:07:30Z');
+  t.deepEqual(kinds(started.plan), [
+    'create:pg-nightly-202503200100',
+    'event:BackupScheduled',
+    'status:pg-nightly',
+  ]);
+  t.is(started.policy.status?.lastScheduleTime, '2025-03-20T01:00:00Z');
+  t.is(started.policy.status?.nextScheduledBackup, '2025-03-21T01:00:00Z');
+});
+
+test('Forbid: a waiting run whose startingDeadlineSeconds passes before the active one ends is skipped with a warning, not started', (t) => {
+  const running = [backup('pg-nightly-202503190100', ref, { phase: 'Running' })];
+  const policy = databaseBackup(
+    'pg-nightly',
+    { startingDeadlineSeconds: 300 },
+    { status: { lastScheduleTime: '2025-03-19T01:00:00Z' } },
   );
-  t.deepEqual(kinds(plan), ['event:BackupSkipped', 'status:pg-nightly']);
-  t.is(status(plan)?.set.lastScheduleTime, '2025-03-20T01:00:00Z');
+  const waiting = forbidStep(policy, running, '2025-03-20T01:00:10Z');
+  t.deepEqual(kinds(waiting.plan), ['event:BackupWaiting', 'status:pg-nightly']);
+  const done = [backup('pg-nightly-202503190100', ref, { phase: 'Completed' })];
+  const late = forbidStep(waiting.policy, done, '2025-03-20T01:06:10Z');
+  t.false(late.plan.some((a) => a.type === 'create'));
+  t.deepEqual(kinds(late.plan), ['event:MissedSchedules', 'status:pg-nightly']);
+  t.is(late.policy.status?.lastScheduleTime, '2025-03-20T01:00:00Z');
+  t.is(late.policy.status?.nextScheduledBackup, '2025-03-21T01:00:00Z');
 });
 
 test('Forbid does not count finished or deleting Backups as running', (t) => {
