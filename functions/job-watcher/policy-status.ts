@@ -7,7 +7,7 @@ import type { Backup, HistoryEntry, PolicyKind } from '../../shared/api/index.ts
 import { Reason } from '../../shared/conditions.ts';
 import type { KubeObject } from '../../shared/kube.ts';
 import type { Action } from '../../shared/plan.ts';
-import { isFinished } from '../../shared/policy.ts';
+import { isFinished, newestFirst } from '../../shared/policy.ts';
 
 const LAST_STATUS = {
   Pending: 'Pending',
@@ -17,15 +17,9 @@ const LAST_STATUS = {
 } as const;
 export const HISTORY_LIMIT = 10;
 
-function runTime(b: Backup): string {
-  return b.spec.scheduledTime ?? b.metadata.creationTimestamp ?? '';
-}
-
 /** The policy's status fields, derived from all of its Backups (newest first). */
 export function policyStatus(backups: readonly Backup[]): Record<string, unknown> {
-  const sorted = [...backups]
-    .filter((b) => !b.metadata.deletionTimestamp)
-    .sort((a, b) => runTime(b).localeCompare(runTime(a)) || b.metadata.name.localeCompare(a.metadata.name));
+  const sorted = newestFirst(backups.filter((b) => !b.metadata.deletionTimestamp));
   const latest = sorted[0];
   const active = sorted.find((b) => !isFinished(b));
   const success = sorted.find((b) => b.status?.phase === 'Completed');
