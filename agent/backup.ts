@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   type AgentBackupOptions,
   type AgentSuccess,
-  artifactKeys,
+  backupArtifactKeys,
   compressionSuffix,
   sourceExtension,
 } from '../shared/agent-contract.ts';
@@ -38,13 +38,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
   const { store, log, clock } = deps;
   const plan = await planDump(opts.source, deps.env);
   const extension = sourceExtension(opts.source);
-  const { key, manifestKey } = artifactKeys({
-    path: opts.destination.path,
-    policy: opts.policy,
-    scheduledTime: opts.scheduledTime,
-    extension,
-    compression: opts.compression,
-  });
+  const { key, manifestKey } = backupArtifactKeys(opts);
   const start = clock.now();
   log.info('backup started', { key, source: opts.source.kind, command: describeCommand(plan.spec) });
 

@@ -3,7 +3,14 @@
  * destination become the agent's arguments, env (credentials only as secretKeyRefs) and volumes,
  * in a pod that passes the Pod Security "restricted" profile.
  */
-import { AGENT_ENV, type AgentOptions, DEFAULT_TERMINATION_LOG, toAgentArgs } from './agent-contract.ts';
+import {
+  AGENT_ENV,
+  type AgentOptions,
+  backupArtifactKeys,
+  DEFAULT_TERMINATION_LOG,
+  parseAgentArgs,
+  toAgentArgs,
+} from './agent-contract.ts';
 import type { Resources, StorageDestination } from './api/index.ts';
 import type { KubeObject } from './kube.ts';
 import { controllerRef } from './policy.ts';
@@ -203,4 +210,20 @@ export function agentJob(input: AgentJobInput): KubeObject {
       },
     },
   };
+}
+
+/**
+ * Where a backup Job's agent writes (its artifact and manifest keys), read from the Job's own
+ * arguments; undefined for other Jobs or arguments that do not parse.
+ */
+export function artifactKeysOfJob(job: KubeObject): { key: string; manifestKey: string } | undefined {
+  const containers = (job.spec?.template?.spec?.containers ?? []) as { name?: string; args?: string[] }[];
+  const args = containers.find((c) => c.name === AGENT_CONTAINER)?.args;
+  if (!args) return undefined;
+  try {
+    const opts = parseAgentArgs(args);
+    return opts.command === 'backup' ? backupArtifactKeys(opts) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -8,7 +8,7 @@ import type { Backup, Restore } from '../../shared/api/index.ts';
 import { kubeTime, kubeTimeOf, timeOf } from '../../shared/clock.ts';
 import { Reason } from '../../shared/conditions.ts';
 import { CAIRN_EVENT_TYPES } from '../../shared/event-types.ts';
-import { AGENT_CONTAINER } from '../../shared/jobs.ts';
+import { AGENT_CONTAINER, artifactKeysOfJob } from '../../shared/jobs.ts';
 import type { KubeObject } from '../../shared/kube.ts';
 import type { Action, Plan, Ref } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
@@ -39,6 +39,8 @@ export interface Outcome {
   message?: string;
   /** The Job is still there and must not go on (its Pod could start later and write an artifact). */
   stopJob?: boolean;
+  /** A failure the agent reported itself: it has removed whatever it had written. */
+  reported?: boolean;
 }
 
 /** Waiting reasons kubelet never retries (pkg/kubelet/images): the run fails at once. */
@@ -155,6 +157,7 @@ export function outcomeOf(state: JobState, now: Date): Outcome | undefined {
     return {
       ...base,
       phase: 'Failed',
+      ...(result && !result.ok ? { reported: true } : {}),
       reason: result && !result.ok ? result.reason : (podWhy ?? why),
       message: [failed.message ?? why, detail].filter(Boolean).join('; '),
     };
@@ -320,6 +323,11 @@ export function decideRun(
         why: `the ${kind} failed (${o.reason}) before its agent ran: its Pod must not start later`,
       });
     }
+    // Killed, evicted, stopped: the agent may have uploaded before it could say so. Where it writes
+    // is known from the Job's arguments; recorded, it is deleted with the Backup (retention-pruner).
+    const mayHaveWritten =
+      kind === 'Backup' && !o.reported && state.job ? artifactKeysOfJob(state.job) : undefined;
+    if (mayHaveWritten && !(status as { key?: string }).key) Object.assign(set, mayHaveWritten);
     Object.assign(set, {
       completionTime: kubeTimeOf(o.completionTime) ?? kubeTime(now),
       reason: o.reason,

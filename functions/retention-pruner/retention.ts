@@ -3,7 +3,8 @@
  * it): keepLast, keepDaily/Weekly/Monthly (the newest Backup of each calendar period in the
  * policy's time zone), and keep-within (seed 000's backupRetention hours, or retention.maxAge).
  * With no rule at all, everything is kept. Whatever the rules say, the newest Completed Backup,
- * the newest Failed Backup, and every Backup still running are kept.
+ * the newest Failed Backup, every Backup still running and every Backup a running Restore reads are
+ * kept. "Newest" is newestFirst's (shared/policy.ts): the scheduled time.
  */
 import type { Backup, Retention } from '../../shared/api/index.ts';
 import { isFinished, newestFirst, type Policy, runTimeOf } from '../../shared/policy.ts';
@@ -71,15 +72,19 @@ export interface Verdict {
   expire: Backup[];
 }
 
-/** Splits a policy's Backups (those not already being deleted) into kept and expired. */
+/**
+ * Splits a policy's Backups (those not already being deleted) into kept and expired. `inUse` names
+ * Backups something still reads (a running Restore): they are kept whatever the rules say.
+ */
 export function applyRetention(
   backups: readonly Backup[],
   rules: RetentionRules,
   timeZone: string,
   now: Date,
+  inUse: ReadonlySet<string> = new Set(),
 ): Verdict {
   const live = backups.filter((b) => !b.metadata.deletionTimestamp);
-  const keep = new Set<Backup>(live.filter((b) => !isFinished(b)));
+  const keep = new Set<Backup>(live.filter((b) => !isFinished(b) || inUse.has(b.metadata.name)));
   const completed = newestFirst(live.filter((b) => b.status?.phase === 'Completed'));
   const failed = newestFirst(live.filter((b) => b.status?.phase === 'Failed'));
   for (const b of failed.slice(0, rules.keepFailed)) keep.add(b);

@@ -232,6 +232,7 @@ const pods: [string, () => Plan][] = [
             ),
           ],
           jobs: [],
+          restores: [],
         },
         now,
       ),
@@ -403,6 +404,10 @@ function everything(w: World, minute: number): void {
     const job = w.find('Job', NS, 'by-label-203001010010');
     if (job) w.remove('Job', NS, job.metadata.name);
   }
+  if (minute === 11) {
+    // A person deletes a Backup whose Job still runs: its run is stopped before its artifact goes.
+    w.remove('Backup', NS, 'rep-203001010010');
+  }
 }
 
 interface Grant {
@@ -462,6 +467,11 @@ test("each function's RBAC is exactly what it uses: nothing used is missing, not
   t.truthy(w.find('Restore', NS, 'vols-back')?.status?.phase);
   t.truthy(w.find('Restore', NS, 'pg-back')?.status?.phase);
   t.falsy(w.find('Backup', NS, 'rep-held'), 'Replace deleted the running Backup');
+  t.true(
+    w.writes.some((x) => x.verb === 'patch' && x.kind === 'Job' && x.name === 'rep-203001010010'),
+    'the Job of a Backup deleted while running was stopped',
+  );
+  t.falsy(w.find('Backup', NS, 'rep-203001010010'), 'and the Backup went once its artifact was deleted');
   t.true(
     w.writes.some((x) => x.verb === 'delete' && x.kind === 'Job' && x.name === 'stuck'),
     'the Job of a Backup whose Pod can never start was stopped',

@@ -9,7 +9,7 @@
 import test from 'ava';
 import { formatAgentResult } from '../../../shared/agent-contract.ts';
 import type { Backup } from '../../../shared/api/index.ts';
-import { AGENT_CONTAINER } from '../../../shared/jobs.ts';
+import { AGENT_CONTAINER, agentJob, destinationBinding } from '../../../shared/jobs.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import type { Action } from '../../../shared/plan.ts';
 import { backup } from '../../../test/builders.ts';
@@ -251,4 +251,64 @@ test('a finished run stays as it is, whatever its Job says later', (t) => {
     at(5),
   );
   t.deepEqual(d.plan, []);
+});
+
+test('a run that failed without the agent reporting (evicted, killed) records where it may have written, so its deletion deletes that too', (t) => {
+  const dest = { type: 's3' as const, bucket: 'bkt', path: 'db', secretName: 's3' };
+  const b = backup(
+    'b1',
+    ref,
+    { phase: 'Running', jobName: 'b1' },
+    {},
+    { scheduledTime: '2025-03-20T01:00:00Z' },
+  );
+  const base = agentJob({
+    name: 'b1',
+    namespace: 'default',
+    owner: b,
+    ownerKind: 'Backup',
+    labels: {},
+    options: {
+      command: 'backup',
+      source: { kind: 'postgres', host: 'pg', port: 5432, user: 'u', database: 'app', format: 'custom' },
+      destination: destinationBinding(dest).agent,
+      policy: 'pg-nightly',
+      scheduledTime: '2025-03-20T01:00:00Z',
+      compression: 'zstd',
+    },
+    binding: destinationBinding(dest).binding,
+    backoffLimit: 0,
+    activeDeadlineSeconds: 3600,
+  });
+  const failedJob = {
+    ...base,
+    status: {
+      startTime: START,
+      failed: 1,
+      conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'limit' }],
+    },
+  };
+  const killed = pod({
+    phase: 'Failed',
+    containers: [agent({ terminated: { exitCode: 137, reason: 'OOMKilled' } })],
+  });
+  const d = decideEvent(
+    { run: { kind: 'Backup', run: b, job: failedJob, pods: [killed], jobDeleted: false } },
+    at(60),
+  );
+  t.like(statusOf(d.plan), {
+    phase: 'Failed',
+    key: 'db/pg-nightly/20250320T010000Z.dump.zst',
+    manifestKey: 'db/pg-nightly/20250320T010000Z.manifest.json',
+  });
+  // The agent reporting its failure has removed what it wrote: nothing to record.
+  const reported = pod({
+    phase: 'Failed',
+    containers: [agent({ terminated: { exitCode: 3, message: refused } })],
+  });
+  const clean = decideEvent(
+    { run: { kind: 'Backup', run: b, job: failedJob, pods: [reported], jobDeleted: false } },
+    at(60),
+  );
+  t.is(statusOf(clean.plan)?.key, undefined);
 });
