@@ -66,7 +66,7 @@ export function secretEnv(name: string, secret: string, key: string): EnvVar {
 }
 
 const DEFAULT_DB_PORTS = { postgres: 5432, mysql: 3306, mariadb: 3306 } as const;
-type DatabaseType = keyof typeof DEFAULT_DB_PORTS;
+export type DatabaseType = keyof typeof DEFAULT_DB_PORTS;
 
 /** A database connection for the agent, with each engine's default port and superuser. */
 export function databaseConnection(

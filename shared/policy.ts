@@ -40,7 +40,14 @@ export function scheduledBackup(kind: PolicyKind, policy: Policy, scheduledTime:
     metadata: {
       name,
       namespace: policy.metadata.namespace ?? 'default',
-      labels: { ...policyLabels(kind, policy.metadata.name), [Labels.backup]: name },
+      labels: {
+        ...policyLabels(kind, policy.metadata.name),
+        [Labels.backup]: name,
+        // What a restore needs once the policy is gone (its Backups kept with --cascade=orphan).
+        ...(kind === 'DatabaseBackup'
+          ? { [Labels.databaseType]: (policy as DatabaseBackup).spec.databaseType ?? 'postgres' }
+          : {}),
+      },
       ownerReferences: [controllerRef(policy, kind)],
       finalizers: [ARTIFACT_FINALIZER],
     },

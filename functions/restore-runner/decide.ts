@@ -17,6 +17,7 @@ import { Reason } from '../../shared/conditions.ts';
 import {
   agentJob,
   type Binding,
+  type DatabaseType,
   databaseConnection,
   destinationBinding,
   emptyBinding,
@@ -57,15 +58,46 @@ function refuse(state: RestoreState, now: Date, message: string): Plan {
   ];
 }
 
-function target(state: RestoreState, policy: Policy): { target: RestoreTarget; binding: Binding } {
-  const { restore } = state;
+/** Whether two folders of one claim overlap: one is the other or inside it ('' is the claim's root). */
+function overlaps(a: string, b: string): boolean {
+  const parts = (p: string) => p.split('/').filter((s) => s !== '' && s !== '.');
+  const [x, y] = [parts(a), parts(b)];
+  const n = Math.min(x.length, y.length);
+  return x.slice(0, n).join('/') === y.slice(0, n).join('/');
+}
+
+/** A custom strategy's artifact: not a tar archive (its key says so when the policy is gone). */
+function isCustom(backup: Backup, policy: Policy | undefined): boolean {
+  if (policy) return (policy as { spec: { backupStrategy?: string } }).spec.backupStrategy === 'custom';
+  const file = (backup.status?.key ?? '').split('/').pop() ?? '';
+  return !/\.tar(\.|$)/.test(file);
+}
+
+/**
+ * The database engine of a DatabaseBackup's Backup: its policy's databaseType, or — the policy gone
+ * (kept with --cascade=orphan) — the Backup's database-type label, or its key (only pg_dump's
+ * custom format makes a `.dump`).
+ */
+function databaseTypeOf(backup: Backup, policy: Policy | undefined): DatabaseType {
+  if (policy) return (policy as DatabaseBackup).spec.databaseType ?? 'postgres';
+  const label = backup.metadata.labels?.[Labels.databaseType];
+  if (label === 'postgres' || label === 'mysql' || label === 'mariadb') return label;
+  if (/\.dump(\.|$)/.test(backup.status?.key ?? '')) return 'postgres';
+  throw new Refusal(
+    `${backup.spec.policyRef.kind} ${backup.spec.policyRef.name} no longer exists and Backup ${backup.metadata.name} does not say which database made it: set its label ${Labels.databaseType} to postgres, mysql or mariadb`,
+  );
+}
+
+function target(state: RestoreState, backup: Backup): { target: RestoreTarget; binding: Binding } {
+  const { restore, policy } = state;
+  const kind = backup.spec.policyRef.kind;
   const ns = restore.metadata.namespace ?? 'default';
   const t = restore.spec.target;
   const binding = emptyBinding();
   if (t.pvc) {
-    if (policy.kind !== 'BackupPolicy')
+    if (kind !== 'BackupPolicy')
       throw new Refusal('a database backup can only be restored into a database target');
-    if ((policy as { spec: { backupStrategy?: string } }).spec.backupStrategy === 'custom') {
+    if (isCustom(backup, policy)) {
       throw new Refusal(
         'a custom-strategy artifact is opaque to Cairn: download it from the Backup status.location',
       );
@@ -83,11 +115,10 @@ function target(state: RestoreState, policy: Policy): { target: RestoreTarget; b
     return { target: { kind: 'tar', directory: path ? `${RESTORE_MOUNT}/${path}` : RESTORE_MOUNT }, binding };
   }
   const db = t.database ?? {};
-  if (policy.kind !== 'DatabaseBackup')
-    throw new Refusal('a volume backup can only be restored into a pvc target');
-  const type = (policy as DatabaseBackup).spec.databaseType ?? 'postgres';
+  if (kind !== 'DatabaseBackup') throw new Refusal('a volume backup can only be restored into a pvc target');
+  const type = databaseTypeOf(backup, policy);
   if (isVerification(restore)) {
-    const source = (policy as DatabaseBackup).spec.database?.name;
+    const source = (policy as DatabaseBackup | undefined)?.spec.database?.name;
     if (!db.name) throw new Refusal('a verification needs a scratch database (spec.target.database.name)');
     if (db.name === source) {
       throw new Refusal(
@@ -136,16 +167,20 @@ export function decide(state: RestoreState, now: Date): Plan {
         `Backup ${backupName} records no manifest; it cannot be verified, so it is not restored`,
       );
     if (backup.metadata.deletionTimestamp) throw new Refusal(`Backup ${backupName} is being deleted`);
-    if (!policy) {
+    // Where the artifact went when it was made, even if the policy's destination changed since, or
+    // the policy is gone (its Backups kept with --cascade=orphan).
+    const dest =
+      backup.status.destination ??
+      (policy ? (policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION) : undefined);
+    if (!dest) {
       throw new Refusal(
-        `${backup.spec.policyRef.kind} ${backup.spec.policyRef.name}, whose storage holds Backup ${backupName}, does not exist in namespace ${ns}`,
+        `${backup.spec.policyRef.kind} ${backup.spec.policyRef.name} does not exist in namespace ${ns} and Backup ${backupName} records no status.destination: where its artifact is cannot be known`,
       );
     }
-    // Where the artifact went when it was made, even if the policy's destination changed since.
-    const dest = backup.status.destination ?? policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
+    const whose = policy ? `of ${policy.metadata.name}` : `recorded by Backup ${backupName}`;
     if (dest.secretName && !state.secrets[dest.secretName]) {
       throw new Refusal(
-        `Secret ${dest.secretName} (storageDestination.secretName of ${policy.metadata.name}) does not exist in namespace ${ns}`,
+        `Secret ${dest.secretName} (storageDestination.secretName ${whose}) does not exist in namespace ${ns}`,
       );
     }
     if (dest.type === 'pvc' && !state.claims[dest.claimName ?? '']) {
@@ -153,7 +188,19 @@ export function decide(state: RestoreState, now: Date): Plan {
         `PersistentVolumeClaim ${dest.claimName} holding the backups does not exist in namespace ${ns}`,
       );
     }
-    const { target: agentTarget, binding: targetBinding } = target(state, policy);
+    const into = restore.spec.target.pvc;
+    if (
+      into &&
+      restore.spec.clean &&
+      dest.type === 'pvc' &&
+      into.claimName === dest.claimName &&
+      overlaps(into.path ?? '', dest.path ?? '')
+    ) {
+      throw new Refusal(
+        `PersistentVolumeClaim ${into.claimName} holds the backups (under ${dest.path ? `${dest.path}/` : 'its root'}): clean would empty ${into.path ? `${into.path}/` : 'the claim'} and delete them; restore into another claim or a folder beside them`,
+      );
+    }
+    const { target: agentTarget, binding: targetBinding } = target(state, backup);
     const { agent, binding: destBinding } = destinationBinding(dest);
     const jobName = restoreJobName(at.name);
     const labels: Record<string, string> = {
@@ -181,8 +228,8 @@ export function decide(state: RestoreState, now: Date): Plan {
       labels,
       options,
       binding: mergeBindings(targetBinding, destBinding),
-      image: restore.spec.backupImage ?? policy.spec.backupImage,
-      serviceAccountName: restore.spec.serviceAccountName ?? policy.spec.serviceAccountName,
+      image: restore.spec.backupImage ?? policy?.spec.backupImage,
+      serviceAccountName: restore.spec.serviceAccountName ?? policy?.spec.serviceAccountName,
       resources: restore.spec.resources,
       backoffLimit: restore.spec.backoffLimit ?? 0,
       activeDeadlineSeconds: restore.spec.activeDeadlineSeconds ?? 3600,

@@ -286,3 +286,25 @@ test('BackupPolicy runs are named and owned the same way', (t) => {
     spec: { policyRef: { kind: 'BackupPolicy', name: 'volumes' } },
   });
 });
+
+test("a DatabaseBackup's run is labelled with its database type, so it can be restored once the policy is gone", (t) => {
+  const plan = decide(
+    {
+      kind: 'DatabaseBackup',
+      policy: databaseBackup('pg-nightly', { databaseType: 'mariadb' }),
+      backups: [],
+    },
+    at('2025-03-20T01:00:20Z'),
+  );
+  const create = plan.find((a) => a.type === 'create');
+  t.is(
+    create?.type === 'create' ? create.object.metadata.labels?.['backup.cairn.dev/database-type'] : undefined,
+    'mariadb',
+  );
+  const volumes = decide(
+    { kind: 'BackupPolicy', policy: backupPolicy('volumes'), backups: [] },
+    at('2025-03-20T00:05:01Z'),
+  );
+  const v = volumes.find((a) => a.type === 'create');
+  t.is(v?.type === 'create' ? v.object.metadata.labels?.['backup.cairn.dev/database-type'] : 'x', undefined);
+});
