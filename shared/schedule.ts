@@ -64,7 +64,7 @@ export function isValidTimeZone(tz: string): boolean {
 const formats = new Map<string, Intl.DateTimeFormat>();
 
 /** The zone's offset from UTC at an instant, in milliseconds (wall clock = instant + offset). */
-function offsetAt(ms: number, timeZone: string): number {
+function rawOffsetAt(ms: number, timeZone: string): number {
   let f = formats.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
@@ -90,6 +90,28 @@ function offsetAt(ms: number, timeZone: string): number {
     p.second ?? 0,
   );
   return wall - Math.floor(ms / 1000) * 1000;
+}
+
+const HOUR_MS = 3600_000;
+/** Per zone and hour since the epoch: the offset all through that hour, or null when it changes within it. */
+const hourly = new Map<string, number | null>();
+
+/**
+ * rawOffsetAt, remembered per hour: Intl's formatToParts costs microseconds and the search for a run
+ * asks about the same hours many times. An hour in which the offset changes (a change at :30, as
+ * Lord Howe's) is answered exactly each time.
+ */
+function offsetAt(ms: number, timeZone: string): number {
+  const hour = Math.floor(ms / HOUR_MS);
+  const key = `${timeZone}\u0000${hour}`;
+  let v = hourly.get(key);
+  if (v === undefined) {
+    const first = rawOffsetAt(hour * HOUR_MS, timeZone);
+    v = first === rawOffsetAt(hour * HOUR_MS + HOUR_MS - 1000, timeZone) ? first : null;
+    if (hourly.size >= 200_000) hourly.clear();
+    hourly.set(key, v);
+  }
+  return v ?? rawOffsetAt(ms, timeZone);
 }
 
 /** A zone whose offset never changes (UTC, Etc/GMT+5…): wall clock and instants map one to one. */
