@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   type AgentBackupOptions,
   type AgentSuccess,
-  artifactKeys,
+  backupArtifactKeys,
   compressionSuffix,
   sourceExtension,
 } from '../shared/agent-contract.ts';
@@ -39,15 +39,8 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
   const { store, log, clock } = deps;
   const plan = await planDump(opts.source, deps.env);
   const extension = sourceExtension(opts.source);
-  const { key, manifestKey } = artifactKeys({
-    path: opts.destination.path,
-    policy: opts.policy,
-    scheduledTime: opts.scheduledTime,
-    extension,
-    compression: opts.compression,
-    ...(opts.encryption === 'age' ? { encryption: opts.encryption } : {}),
-  });
-  // Both before the dump starts: a missing key fails the backup, never writes it in the clear.
+  const { key, manifestKey } = backupArtifactKeys(opts);
+  // Before the dump starts: a missing key fails the backup, never writes it in the clear.
   // Loaded only to encrypt: an unencrypted backup's start-up does not pay for the age code.
   const age = opts.encryption === 'age' ? await import('./encryption.ts') : undefined;
   const encryption = age?.encryptionFromEnv(deps.env);

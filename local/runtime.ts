@@ -45,6 +45,8 @@ export interface LocalRuntime {
   readonly functionUrls: Record<string, string>;
   readonly brokerUrl: string;
   readonly kube: KubeClient;
+  /** The job runner (kubelet and the Job controller), when Jobs run here (not with a cluster). */
+  readonly jobs: JobRunner | undefined;
   /** Sends a PingSource tick now and waits until its deliveries are done. */
   tick(): Promise<void>;
   /** Waits until the event sources have sent what they saw so far. */
@@ -195,6 +197,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       functionUrls: fns.urls,
       brokerUrl: broker.url,
       kube,
+      jobs,
       async tick() {
         await sources.firePing();
         await broker.idle?.();

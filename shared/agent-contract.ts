@@ -285,6 +285,22 @@ export function artifactKeys(opts: {
   };
 }
 
+/**
+ * Where a backup run writes its artifact and manifest: a function of its arguments alone, so
+ * whoever holds the run's arguments (the agent; retention-pruner, from the Job) knows the keys even
+ * when the run ended without reporting them.
+ */
+export function backupArtifactKeys(opts: AgentBackupOptions): { key: string; manifestKey: string } {
+  return artifactKeys({
+    ...(opts.destination.path ? { path: opts.destination.path } : {}),
+    policy: opts.policy,
+    scheduledTime: opts.scheduledTime,
+    extension: sourceExtension(opts.source),
+    compression: opts.compression,
+    ...(opts.encryption === 'age' ? { encryption: opts.encryption } : {}),
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // argv
 

@@ -2,6 +2,8 @@
  * Conditions as Kubernetes conventions want them: a few types, PascalCase reasons,
  * `lastTransitionTime` moving only when the status flips, `observedGeneration` on each.
  */
+import { kubeTime } from './clock.ts';
+
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
@@ -27,6 +29,7 @@ export const Reason = {
   InvalidSchedule: 'InvalidSchedule',
   InvalidSpec: 'InvalidSpec',
   MissedSchedules: 'MissedSchedules',
+  BackupWaiting: 'BackupWaiting',
   DeadlineExceeded: 'DeadlineExceeded',
   JobCreated: 'JobCreated',
   BackupStarted: 'BackupStarted',
@@ -74,7 +77,7 @@ export function setCondition(
   const prev = i >= 0 ? list[i] : undefined;
   const next: Condition = {
     ...input,
-    lastTransitionTime: prev && prev.status === input.status ? prev.lastTransitionTime : now.toISOString(),
+    lastTransitionTime: prev && prev.status === input.status ? prev.lastTransitionTime : kubeTime(now),
     ...(observedGeneration === undefined ? {} : { observedGeneration }),
   };
   if (i >= 0) list[i] = next;

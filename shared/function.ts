@@ -3,6 +3,11 @@
  * first use), an injectable clock and logger, structured logs per event, and typed errors turned
  * into HTTP answers in one place (faas-js-runtime answers with `err.code`): a malformed event is a
  * 400 that the Broker does not retry; anything else is a 500 that it retries.
+ *
+ * A tick handles many objects. Its outcome comes in parts, one per object, each planned and
+ * applied on its own (DESIGN.md rule 8): an error about one object is recorded on that object as
+ * a Warning Event and logged, and the others are still handled. Only then does the handler answer
+ * 5xx, when a failure is worth another delivery.
  */
 import type { CloudEvent } from 'cloudevents';
 import { type Clock, systemClock } from './clock.ts';
@@ -10,7 +15,7 @@ import { CairnError, InvalidEvent, messageOf } from './errors.ts';
 import type { CloudEventLike } from './events.ts';
 import { KubeClient } from './kube.ts';
 import { createLogger, type Logger } from './log.ts';
-import { applyPlan, type Plan } from './plan.ts';
+import { applyPlan, type Plan, type Ref } from './plan.ts';
 
 export interface FunctionDeps {
   kube: KubeClient;
@@ -20,10 +25,54 @@ export interface FunctionDeps {
 
 export type Reply = CloudEvent<Record<string, unknown>> | undefined;
 
+/** One object's share of an outcome: its actions, or the error that planning them met. */
+export interface Part {
+  /** The object the actions (or the error) are about; a failure is recorded on it. */
+  about: Ref;
+  plan: Plan;
+  error?: unknown;
+}
+
 /** What a function makes of one event: the plan to carry out, and the event to answer with. */
 export interface Outcome {
   plan: Plan;
   reply?: Reply;
+  /** When set, `plan` is their actions in order, and each part is applied on its own. */
+  parts?: Part[];
+}
+
+/** The Event reason of a failure recorded on the object it is about. */
+export const RECONCILIATION_FAILED = 'ReconciliationFailed';
+
+/** An outcome made of independent parts (see Part); `plan` lists their actions for logs and replay. */
+export function outcomeOfParts(parts: Part[], reply?: Reply): Outcome {
+  return { plan: parts.flatMap((p) => p.plan), parts, ...(reply ? { reply } : {}) };
+}
+
+/**
+ * Plans each item on its own: what `planOne` throws becomes that item's error, so reading or
+ * deciding about one object never stops the others.
+ */
+export async function planEach<T>(
+  items: readonly T[],
+  about: (item: T) => Ref,
+  planOne: (item: T) => Plan | Promise<Plan>,
+): Promise<Part[]> {
+  return Promise.all(
+    items.map(async (item): Promise<Part> => {
+      try {
+        return { about: about(item), plan: await planOne(item) };
+      } catch (error) {
+        return { about: about(item), plan: [], error };
+      }
+    }),
+  );
+}
+
+/** Whether another delivery may succeed: everything but a refusal the API server will repeat. */
+function retryable(err: unknown): boolean {
+  if (!(err instanceof CairnError)) return true;
+  return err.code >= 500 || err.code === 409 || err.code === 429 || err.code === 408;
 }
 
 /** Gather → decide: reads what the event names and returns the plan. Never writes. */
@@ -32,6 +81,49 @@ export type Planner = (event: CloudEventLike, deps: FunctionDeps) => Promise<Out
 export interface FunctionOptions {
   /** Overrides for tests and replay; otherwise the process's API client, clock and logger. */
   deps?: Partial<FunctionDeps>;
+}
+
+/**
+ * Applies each part on its own. A part that fails is logged and recorded on its object (a Warning
+ * Event, which never fails); the rest go on. Afterwards, if any failure may pass on another
+ * delivery, the handler fails so that the Broker delivers again (what succeeded is done, and doing
+ * it again changes nothing); refusals that would only repeat are left to the Events.
+ */
+async function applyParts(
+  name: string,
+  deps: FunctionDeps,
+  parts: readonly Part[],
+  opts: Parameters<typeof applyPlan>[2],
+): Promise<void> {
+  const failed: { part: Part; error: unknown }[] = [];
+  for (const part of parts) {
+    try {
+      if (part.error !== undefined) throw part.error;
+      await applyPlan(deps.kube, part.plan, opts);
+    } catch (error) {
+      failed.push({ part, error });
+      const { about } = part;
+      const message = `${name}: ${messageOf(error)}`.slice(0, 1024);
+      opts.log.error('failed about one object; the others go on', {
+        kind: about.kind,
+        object: `${about.namespace}/${about.name}`,
+        error: messageOf(error),
+      });
+      await deps.kube.recordEvent(
+        { apiVersion: about.apiVersion, kind: about.kind, metadata: { ...about } },
+        { type: 'Warning', reason: RECONCILIATION_FAILED, message, component: name },
+      );
+    }
+  }
+  const again = failed.filter((f) => retryable(f.error));
+  if (again.length > 0) {
+    const what = again.map((f) => `${f.part.about.kind} ${f.part.about.namespace}/${f.part.about.name}`);
+    throw new CairnError(
+      'ApiError',
+      `${again.length} of ${parts.length} object(s) failed and are retried (${what.join(', ')}): ${messageOf(again[0]?.error)}`,
+      { code: 500 },
+    );
+  }
 }
 
 let shared: Promise<KubeClient> | undefined;
@@ -61,8 +153,10 @@ export function makeHandle(name: string, planner: Planner, opts: FunctionOptions
       log,
     };
     try {
-      const { plan, reply } = await planner(event, deps);
-      await applyPlan(deps.kube, plan, { now: deps.clock.now(), log, component: name });
+      const { plan, reply, parts } = await planner(event, deps);
+      const opts = { now: deps.clock.now(), log, component: name };
+      if (!parts) await applyPlan(deps.kube, plan, opts);
+      else await applyParts(name, deps, parts, opts);
       log.debug('handled', { actions: plan.length, reply: reply?.type });
       return reply;
     } catch (err) {

@@ -3,7 +3,14 @@
  * destination become the agent's arguments, env (credentials only as secretKeyRefs) and volumes,
  * in a pod that passes the Pod Security "restricted" profile.
  */
-import { AGENT_ENV, type AgentOptions, DEFAULT_TERMINATION_LOG, toAgentArgs } from './agent-contract.ts';
+import {
+  AGENT_ENV,
+  type AgentOptions,
+  backupArtifactKeys,
+  DEFAULT_TERMINATION_LOG,
+  parseAgentArgs,
+  toAgentArgs,
+} from './agent-contract.ts';
 import type { Encryption, Resources, RestoreDecryption, Signing, StorageDestination } from './api/index.ts';
 import type { KubeObject } from './kube.ts';
 import { controllerRef } from './policy.ts';
@@ -64,7 +71,7 @@ export function secretEnv(name: string, secret: string, key: string): EnvVar {
 }
 
 const DEFAULT_DB_PORTS = { postgres: 5432, mysql: 3306, mariadb: 3306 } as const;
-type DatabaseType = keyof typeof DEFAULT_DB_PORTS;
+export type DatabaseType = keyof typeof DEFAULT_DB_PORTS;
 
 /** A database connection for the agent, with each engine's default port and superuser. */
 export function databaseConnection(
@@ -177,6 +184,9 @@ export interface AgentJobInput {
 
 const NON_ROOT_UID = 65532;
 
+/** The name of the agent's container in every agent Job: job-watcher reads its termination message by it. */
+export const AGENT_CONTAINER = 'agent';
+
 export function agentJob(input: AgentJobInput): KubeObject {
   const tmp: Volume = { name: 'tmp', emptyDir: {} };
   return {
@@ -207,7 +217,7 @@ export function agentJob(input: AgentJobInput): KubeObject {
           },
           containers: [
             {
-              name: 'agent',
+              name: AGENT_CONTAINER,
               image: input.image ?? agentImage(),
               args: toAgentArgs(input.options),
               env: input.binding.env,
@@ -229,4 +239,20 @@ export function agentJob(input: AgentJobInput): KubeObject {
       },
     },
   };
+}
+
+/**
+ * Where a backup Job's agent writes (its artifact and manifest keys), read from the Job's own
+ * arguments; undefined for other Jobs or arguments that do not parse.
+ */
+export function artifactKeysOfJob(job: KubeObject): { key: string; manifestKey: string } | undefined {
+  const containers = (job.spec?.template?.spec?.containers ?? []) as { name?: string; args?: string[] }[];
+  const args = containers.find((c) => c.name === AGENT_CONTAINER)?.args;
+  if (!args) return undefined;
+  try {
+    const opts = parseAgentArgs(args);
+    return opts.command === 'backup' ? backupArtifactKeys(opts) : undefined;
+  } catch {
+    return undefined;
+  }
 }

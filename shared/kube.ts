@@ -14,7 +14,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { API_VERSION, GROUP, VERSION } from './api/kinds.ts';
 import type { ObjectMeta } from './api/object.ts';
 import type { Clock } from './clock.ts';
-import { systemClock } from './clock.ts';
+import { kubeTime, systemClock } from './clock.ts';
 import { AlreadyExists, ApiError, CairnError, Conflict, NotFound } from './errors.ts';
 import { type Endpoint, loadKubeconfig } from './kubeconfig.ts';
 
@@ -435,7 +435,7 @@ export class KubeClient {
    */
   async recordEvent(involved: KubeObject, input: EventInput): Promise<void> {
     const { namespace = 'default', name, uid } = involved.metadata;
-    const now = this.#clock.now().toISOString();
+    const now = kubeTime(this.#clock.now());
     // Imported here: loading node:crypto costs a start-up (the CLI's) that never records an Event.
     const { createHash } = await import('node:crypto');
     const hash = createHash('sha256')

@@ -7,6 +7,8 @@ export const Labels = {
   policyKind: 'backup.cairn.dev/policy-kind',
   backup: 'backup.cairn.dev/backup',
   restore: 'backup.cairn.dev/restore',
+  /** On a DatabaseBackup's Backup: postgres, mysql or mariadb (a restore needs it once the policy is gone). */
+  databaseType: 'backup.cairn.dev/database-type',
 } as const;
 
 export const MANAGED_BY = 'cairn';

@@ -2,6 +2,7 @@
  * Plans: what a function's pure `decide` returns and `applyPlan` carries out. Actions are plain
  * data, so `cairn replay --dry-run` can print them and tests can compare them.
  */
+import { timeOf } from './clock.ts';
 import { type ConditionInput, setCondition } from './conditions.ts';
 import type { KubeClient, KubeObject } from './kube.ts';
 import type { Logger } from './log.ts';
@@ -69,7 +70,10 @@ export function applyStatus(
   const next: Record<string, unknown> = { ...(current ?? {}) };
   for (const [k, v] of Object.entries(action.set)) {
     if (v === null || v === undefined) delete next[k];
-    else if (action.monotonic?.includes(k) && typeof next[k] === 'string' && String(next[k]) > String(v))
+    else if (
+      action.monotonic?.includes(k) &&
+      (timeOf(next[k]) ?? Number.NEGATIVE_INFINITY) > (timeOf(v) ?? 0)
+    )
       continue;
     else next[k] = v;
   }

@@ -4,6 +4,7 @@
  */
 import type { Backup, BackupPolicy, DatabaseBackup, OwnerReference, PolicyKind } from './api/index.ts';
 import { API_VERSION } from './api/kinds.ts';
+import { kubeTime, timeOf } from './clock.ts';
 import type { KubeObject } from './kube.ts';
 import { ARTIFACT_FINALIZER, Labels, MANAGED_BY } from './labels.ts';
 import { scheduledBackupName } from './naming.ts';
@@ -39,20 +40,48 @@ export function scheduledBackup(kind: PolicyKind, policy: Policy, scheduledTime:
     metadata: {
       name,
       namespace: policy.metadata.namespace ?? 'default',
-      labels: { ...policyLabels(kind, policy.metadata.name), [Labels.backup]: name },
+      labels: {
+        ...policyLabels(kind, policy.metadata.name),
+        [Labels.backup]: name,
+        // What a restore needs once the policy is gone (its Backups kept with --cascade=orphan).
+        ...(kind === 'DatabaseBackup'
+          ? { [Labels.databaseType]: (policy as DatabaseBackup).spec.databaseType ?? 'postgres' }
+          : {}),
+      },
       ownerReferences: [controllerRef(policy, kind)],
       finalizers: [ARTIFACT_FINALIZER],
     },
     spec: {
       policyRef: { kind, name: policy.metadata.name },
-      scheduledTime: scheduledTime.toISOString(),
+      scheduledTime: kubeTime(scheduledTime),
       deletionPolicy: 'Delete',
     },
   };
 }
 
-export function isFinished(b: Backup): boolean {
-  return b.status?.phase === 'Completed' || b.status?.phase === 'Failed';
+/**
+ * When a run is for: its scheduled time, or the creation of a Backup made by hand — read as a time
+ * (milliseconds), whatever form it was written in.
+ */
+export function runTimeOf(b: Backup): number {
+  return timeOf(b.spec.scheduledTime) ?? timeOf(b.metadata.creationTimestamp) ?? 0;
+}
+
+/**
+ * Backups newest first. The one definition of "newest" that retention, the policy's status and
+ * verification share: the scheduled time, as restic orders snapshots by their time (not the
+ * completion time: a slow run does not become newer than the run after it), ties broken by name,
+ * the greater first.
+ */
+export function newestFirst<T extends Backup>(backups: readonly T[]): T[] {
+  return [...backups].sort(
+    (a, b) => runTimeOf(b) - runTimeOf(a) || b.metadata.name.localeCompare(a.metadata.name),
+  );
+}
+
+/** A Backup or Restore that reached Completed or Failed (phases never move back). */
+export function isFinished(run: { status?: { phase?: string | undefined } | undefined }): boolean {
+  return run.status?.phase === 'Completed' || run.status?.phase === 'Failed';
 }
 
 /** Backups that count as running for concurrencyPolicy: not finished and not being deleted. */

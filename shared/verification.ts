@@ -6,10 +6,11 @@
 import { createHash } from 'node:crypto';
 import type { Backup, DatabaseBackup, PolicyKind, Restore, RestoreSpec } from './api/index.ts';
 import { API_VERSION } from './api/kinds.ts';
+import { kubeTime } from './clock.ts';
 import { getCondition } from './conditions.ts';
 import { Labels } from './labels.ts';
 import { childName, minuteStamp } from './naming.ts';
-import { controllerRef, isFinished, type Policy, policyLabels } from './policy.ts';
+import { controllerRef, isFinished, newestFirst, type Policy, policyLabels } from './policy.ts';
 
 /** `verification` on a verification Restore and its Job. */
 export const PURPOSE_LABEL = 'backup.cairn.dev/purpose';
@@ -74,7 +75,7 @@ export function verificationRestore(
         [Labels.backup]: backup.metadata.name,
         [PURPOSE_LABEL]: 'verification',
       },
-      ...(scheduledTime ? { annotations: { [SCHEDULED_TIME_ANNOTATION]: scheduledTime.toISOString() } } : {}),
+      ...(scheduledTime ? { annotations: { [SCHEDULED_TIME_ANNOTATION]: kubeTime(scheduledTime) } } : {}),
       ownerReferences: [controllerRef(backup, 'Backup')],
     },
     spec: {
@@ -88,13 +89,9 @@ export function verificationRestore(
   return { restore };
 }
 
-const runTime = (b: Backup) => b.spec.scheduledTime ?? b.metadata.creationTimestamp ?? '';
-
-/** A policy's Completed Backups that are not being deleted, newest first. */
+/** A policy's Completed Backups that are not being deleted, newest first (newestFirst). */
 export function completedNewestFirst(backups: readonly Backup[]): Backup[] {
-  return backups
-    .filter((b) => b.status?.phase === 'Completed' && !b.metadata.deletionTimestamp)
-    .sort((a, b) => runTime(b).localeCompare(runTime(a)) || b.metadata.name.localeCompare(a.metadata.name));
+  return newestFirst(backups.filter((b) => b.status?.phase === 'Completed' && !b.metadata.deletionTimestamp));
 }
 
 /** A verification of this policy is still running: start no other. */

@@ -8,6 +8,7 @@ import type { AgentSource } from '../../shared/agent-contract.ts';
 import { allowListFromEnv, type JobAllowList, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import type { Backup, BackupPolicy, DatabaseBackup, PolicyKind } from '../../shared/api/index.ts';
 import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
+import { kubeTime } from '../../shared/clock.ts';
 import type { ConditionInput } from '../../shared/conditions.ts';
 import { Reason } from '../../shared/conditions.ts';
 import {
@@ -74,7 +75,7 @@ function fail(
       kind: 'Backup',
       namespace: at.namespace,
       name: at.name,
-      set: { phase: 'Failed', reason, message, completionTime: now.toISOString() },
+      set: { phase: 'Failed', reason, message, completionTime: kubeTime(now) },
       conditions: [{ type: 'Ready', status: 'False', reason, message }, ...extra],
       ...(b.metadata.generation === undefined ? {} : { observedGeneration: b.metadata.generation }),
       why: message,

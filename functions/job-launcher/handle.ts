@@ -5,7 +5,8 @@
 import type { Backup } from '../../shared/api/index.ts';
 import { InvalidEvent } from '../../shared/errors.ts';
 import { eventKind, parseResourceEvent } from '../../shared/events.ts';
-import { makeHandle, type Planner } from '../../shared/function.ts';
+import { makeHandle, outcomeOfParts, type Planner, planEach } from '../../shared/function.ts';
+import { refOf } from '../../shared/plan.ts';
 import { decide } from './decide.ts';
 import { gather, needsJob } from './gather.ts';
 
@@ -16,8 +17,13 @@ export const plan: Planner = async (event, { kube, clock }) => {
   switch (eventKind(event)) {
     case 'ping': {
       const backups = (await kube.list<Backup>('Backup', undefined)).filter(needsJob);
-      const plans = await Promise.all(backups.map(async (b) => decide(await gather(kube, b), now)));
-      return { plan: plans.flat() };
+      // One part per Backup: one that cannot be launched stops no other (DESIGN.md rule 8).
+      const parts = await planEach(
+        backups,
+        (b) => refOf(b, 'Backup'),
+        async (b) => decide(await gather(kube, b), now),
+      );
+      return outcomeOfParts(parts);
     }
     case 'resource': {
       const ev = parseResourceEvent(event);

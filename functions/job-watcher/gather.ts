@@ -1,11 +1,65 @@
-/** job-watcher's reads: the Job, its Pods, the Backup or Restore that owns it, and the policy. */
-import type { Backup, Restore } from '../../shared/api/index.ts';
+/**
+ * job-watcher's reads, all before any decision: for an event about a Job or a Pod, the run (Backup
+ * or Restore) that owns the Job, the Job and its Pods, the run's policy with its Backups and
+ * verification Restores, and a verification's Backup; on the tick, every open run with its Job
+ * and Pods, and every policy with its Backups and Restores.
+ */
+import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
+import type { ParsedResourceEvent } from '../../shared/events.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
-import type { Policy } from '../../shared/policy.ts';
-import type { JobState } from './decide.ts';
+import { backupsOf, groupKey, isFinished, type Policy } from '../../shared/policy.ts';
+import { isVerification } from '../../shared/verification.ts';
 
 export type RunKind = 'Backup' | 'Restore';
+
+/** A run and what its Job says. */
+export interface RunState {
+  kind: RunKind;
+  run: Backup | Restore;
+  /** The Job, or undefined when it is gone (or was never made). */
+  job: KubeObject | undefined;
+  /** The Job's Pods, in no particular order. */
+  pods: KubeObject[];
+  /** The event was the Job's deletion. */
+  jobDeleted: boolean;
+}
+
+/** A run whose Job could not be read: the error is recorded on the run, the others go on. */
+export interface UnreadRun {
+  kind: RunKind;
+  run: Backup | Restore;
+  error: unknown;
+}
+
+/** A policy and everything its status and verifications derive from. */
+export interface PolicyState {
+  kind: PolicyKind;
+  policy: Policy;
+  /** Its Backups. */
+  backups: Backup[];
+  /** The Restores labelled with it (its verifications); only read when it has spec.verification. */
+  restores: Restore[];
+}
+
+/** What an event about one Job or Pod needs. */
+export interface EventState {
+  /** The run the Job belongs to; undefined when the run is gone. */
+  run?: RunState;
+  /** The run's policy (or, when the run is gone, the policy its Job's labels name). */
+  policy?: PolicyState;
+  /** A verification Restore's Backup. */
+  verifiedBackup?: Backup;
+}
+
+/** What the tick needs: every open run and every policy. */
+export interface TickState {
+  runs: (RunState | UnreadRun)[];
+  policies: PolicyState[];
+  /** Every Backup and Restore (finished verifications are recorded on their Backups). */
+  backups: Backup[];
+  restores: Restore[];
+}
 
 /** Which run a Job (or its labels) belongs to. */
 export function runOf(
@@ -22,40 +76,116 @@ export function jobNameOfPod(pod: KubeObject): string | undefined {
   return l['batch.kubernetes.io/job-name'] ?? l['job-name'];
 }
 
-export async function jobState(kube: KubeClient, namespace: string, jobName: string): Promise<JobState> {
+async function jobAndPods(
+  kube: KubeClient,
+  namespace: string,
+  jobName: string,
+): Promise<{ job: KubeObject | undefined; pods: KubeObject[] }> {
   const [job, pods] = await Promise.all([
     kube.get<KubeObject>('Job', namespace, jobName),
     kube.list<KubeObject>('Pod', namespace, { labelSelector: `job-name=${jobName}` }),
   ]);
-  pods.sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
   return { job, pods };
 }
 
-export async function getRun(kube: KubeClient, kind: RunKind, namespace: string, name: string) {
-  return kube.get<Backup | Restore>(kind, namespace, name);
-}
-
-export async function policyAndBackups(
+async function policyState(
   kube: KubeClient,
-  backup: Backup,
-): Promise<{ policy: Policy | undefined; backups: Backup[] }> {
-  const namespace = backup.metadata.namespace ?? 'default';
-  const { kind, name } = backup.spec.policyRef;
+  namespace: string,
+  kind: PolicyKind,
+  name: string,
+): Promise<PolicyState | undefined> {
+  const selector = { labelSelector: `${Labels.policy}=${name}` };
   const [policy, backups] = await Promise.all([
     kube.get<Policy>(kind, namespace, name),
-    kube.list<Backup>('Backup', namespace, { labelSelector: `${Labels.policy}=${name}` }),
+    kube.list<Backup>('Backup', namespace, selector),
+  ]);
+  if (!policy) return undefined;
+  const restores = policy.spec.verification ? await kube.list<Restore>('Restore', namespace, selector) : [];
+  return { kind, policy, backups: backupsOf(kind, policy, backups), restores };
+}
+
+/** The state an event about a Job or a Pod needs; undefined when it is about no run of Cairn's. */
+export async function gatherEvent(
+  kube: KubeClient,
+  ev: ParsedResourceEvent,
+): Promise<EventState | undefined> {
+  const object = ev.object as KubeObject;
+  const jobName = ev.kind === 'Job' ? ev.name : jobNameOfPod(object);
+  const owner = runOf(object.metadata.labels);
+  if (!jobName || !owner) return undefined;
+  const namespace = ev.namespace;
+  const run = await kube.get<Backup | Restore>(owner.kind, namespace, owner.name);
+  if (!run) {
+    // The Backup is gone (retention, a person): its policy's status must forget it.
+    const labels = object.metadata.labels ?? {};
+    const kind = labels[Labels.policyKind] as PolicyKind | undefined;
+    const name = labels[Labels.policy];
+    if (owner.kind !== 'Backup' || !kind || !name) return undefined;
+    const policy = await policyState(kube, namespace, kind, name);
+    return policy ? { policy } : {};
+  }
+  const jobDeleted = ev.kind === 'Job' && ev.action === 'delete';
+  const [{ job, pods }, policy, verifiedBackup] = await Promise.all([
+    jobDeleted ? { job: undefined, pods: [] } : jobAndPods(kube, namespace, jobName),
+    owner.kind === 'Backup'
+      ? policyState(kube, namespace, (run as Backup).spec.policyRef.kind, (run as Backup).spec.policyRef.name)
+      : undefined,
+    owner.kind === 'Restore' && isVerification(run as Restore)
+      ? kube.get<Backup>('Backup', namespace, (run as Restore).spec.backupRef.name)
+      : undefined,
   ]);
   return {
-    policy,
-    backups: backups.filter((b) => b.spec.policyRef.kind === kind && b.spec.policyRef.name === name),
+    run: { kind: owner.kind, run, job, pods, jobDeleted },
+    ...(policy ? { policy } : {}),
+    ...(verifiedBackup ? { verifiedBackup } : {}),
   };
 }
 
-/** The Restores a policy's verifications created (labelled with the policy). */
-export async function policyRestores(
-  kube: KubeClient,
-  namespace: string,
-  policy: string,
-): Promise<Restore[]> {
-  return kube.list<Restore>('Restore', namespace, { labelSelector: `${Labels.policy}=${policy}` });
+/** The tick's state: four LISTs, then each open run's Job and Pods (a run that cannot be read is kept with its error). */
+export async function gatherTick(kube: KubeClient): Promise<TickState> {
+  const [backups, restores, dbbs, bps] = await Promise.all([
+    kube.list<Backup>('Backup', undefined),
+    kube.list<Restore>('Restore', undefined),
+    kube.list<Policy>('DatabaseBackup', undefined),
+    kube.list<Policy>('BackupPolicy', undefined),
+  ]);
+  const open: [RunKind, Backup | Restore][] = [
+    ...backups.filter((b) => !isFinished(b)).map((b): [RunKind, Backup] => ['Backup', b]),
+    ...restores.filter((r) => !isFinished(r)).map((r): [RunKind, Restore] => ['Restore', r]),
+  ];
+  const runs = await Promise.all(
+    open.map(async ([kind, run]): Promise<RunState | UnreadRun> => {
+      try {
+        const jobName = run.status?.jobName ?? run.metadata.name;
+        const { job, pods } = await jobAndPods(kube, run.metadata.namespace ?? 'default', jobName);
+        return { kind, run, job, pods, jobDeleted: false };
+      } catch (error) {
+        return { kind, run, error };
+      }
+    }),
+  );
+  const byPolicy = new Map<string, Backup[]>();
+  for (const b of backups) {
+    const key = groupKey(b.metadata.namespace, b.spec.policyRef.kind, b.spec.policyRef.name);
+    byPolicy.set(key, [...(byPolicy.get(key) ?? []), b]);
+  }
+  const policies = [
+    ...dbbs.map((p): [PolicyKind, Policy] => ['DatabaseBackup', p]),
+    ...bps.map((p): [PolicyKind, Policy] => ['BackupPolicy', p]),
+  ].map(([kind, policy]): PolicyState => {
+    const ns = policy.metadata.namespace ?? 'default';
+    return {
+      kind,
+      policy,
+      backups: byPolicy.get(groupKey(ns, kind, policy.metadata.name)) ?? [],
+      restores: policy.spec.verification
+        ? restores.filter(
+            (r) =>
+              (r.metadata.namespace ?? 'default') === ns &&
+              r.metadata.labels?.[Labels.policy] === policy.metadata.name,
+          )
+        : [],
+    };
+  });
+  return { runs, policies, backups, restores };
 }

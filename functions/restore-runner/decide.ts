@@ -15,10 +15,12 @@ import type {
 import { allowListFromEnv, type JobAllowList, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import type { Backup, DatabaseBackup, Restore } from '../../shared/api/index.ts';
 import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
+import { kubeTime } from '../../shared/clock.ts';
 import { Reason } from '../../shared/conditions.ts';
 import {
   agentJob,
   type Binding,
+  type DatabaseType,
   databaseConnection,
   destinationBinding,
   emptyBinding,
@@ -52,7 +54,7 @@ function refuse(state: RestoreState, now: Date, message: string): Plan {
       kind: 'Restore',
       namespace: at.namespace,
       name: at.name,
-      set: { phase: 'Failed', reason: Reason.RestoreRefused, message, completionTime: now.toISOString() },
+      set: { phase: 'Failed', reason: Reason.RestoreRefused, message, completionTime: kubeTime(now) },
       conditions: [{ type: 'Ready', status: 'False', reason: Reason.RestoreRefused, message }],
       why: message,
     },
@@ -60,15 +62,46 @@ function refuse(state: RestoreState, now: Date, message: string): Plan {
   ];
 }
 
-function target(state: RestoreState, policy: Policy): { target: RestoreTarget; binding: Binding } {
-  const { restore } = state;
+/** Whether two folders of one claim overlap: one is the other or inside it ('' is the claim's root). */
+function overlaps(a: string, b: string): boolean {
+  const parts = (p: string) => p.split('/').filter((s) => s !== '' && s !== '.');
+  const [x, y] = [parts(a), parts(b)];
+  const n = Math.min(x.length, y.length);
+  return x.slice(0, n).join('/') === y.slice(0, n).join('/');
+}
+
+/** A custom strategy's artifact: not a tar archive (its key says so when the policy is gone). */
+function isCustom(backup: Backup, policy: Policy | undefined): boolean {
+  if (policy) return (policy as { spec: { backupStrategy?: string } }).spec.backupStrategy === 'custom';
+  const file = (backup.status?.key ?? '').split('/').pop() ?? '';
+  return !/\.tar(\.|$)/.test(file);
+}
+
+/**
+ * The database engine of a DatabaseBackup's Backup: its policy's databaseType, or — the policy gone
+ * (kept with --cascade=orphan) — the Backup's database-type label, or its key (only pg_dump's
+ * custom format makes a `.dump`).
+ */
+function databaseTypeOf(backup: Backup, policy: Policy | undefined): DatabaseType {
+  if (policy) return (policy as DatabaseBackup).spec.databaseType ?? 'postgres';
+  const label = backup.metadata.labels?.[Labels.databaseType];
+  if (label === 'postgres' || label === 'mysql' || label === 'mariadb') return label;
+  if (/\.dump(\.|$)/.test(backup.status?.key ?? '')) return 'postgres';
+  throw new Refusal(
+    `${backup.spec.policyRef.kind} ${backup.spec.policyRef.name} no longer exists and Backup ${backup.metadata.name} does not say which database made it: set its label ${Labels.databaseType} to postgres, mysql or mariadb`,
+  );
+}
+
+function target(state: RestoreState, backup: Backup): { target: RestoreTarget; binding: Binding } {
+  const { restore, policy } = state;
+  const kind = backup.spec.policyRef.kind;
   const ns = restore.metadata.namespace ?? 'default';
   const t = restore.spec.target;
   const binding = emptyBinding();
   if (t.pvc) {
-    if (policy.kind !== 'BackupPolicy')
+    if (kind !== 'BackupPolicy')
       throw new Refusal('a database backup can only be restored into a database target');
-    if ((policy as { spec: { backupStrategy?: string } }).spec.backupStrategy === 'custom') {
+    if (isCustom(backup, policy)) {
       throw new Refusal(
         'a custom-strategy artifact is opaque to Cairn: download it from the Backup status.location',
       );
@@ -86,11 +119,10 @@ function target(state: RestoreState, policy: Policy): { target: RestoreTarget; b
     return { target: { kind: 'tar', directory: path ? `${RESTORE_MOUNT}/${path}` : RESTORE_MOUNT }, binding };
   }
   const db = t.database ?? {};
-  if (policy.kind !== 'DatabaseBackup')
-    throw new Refusal('a volume backup can only be restored into a pvc target');
-  const type = (policy as DatabaseBackup).spec.databaseType ?? 'postgres';
+  if (kind !== 'DatabaseBackup') throw new Refusal('a volume backup can only be restored into a pvc target');
+  const type = databaseTypeOf(backup, policy);
   if (isVerification(restore)) {
-    const source = (policy as DatabaseBackup).spec.database?.name;
+    const source = (policy as DatabaseBackup | undefined)?.spec.database?.name;
     if (!db.name) throw new Refusal('a verification needs a scratch database (spec.target.database.name)');
     if (db.name === source) {
       throw new Refusal(
@@ -132,9 +164,14 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
         `Backup ${backupName} records no manifest; it cannot be verified, so it is not restored`,
       );
     if (backup.metadata.deletionTimestamp) throw new Refusal(`Backup ${backupName} is being deleted`);
-    if (!policy) {
+    // Where the artifact went when it was made, even if the policy's destination changed since, or
+    // the policy is gone (its Backups kept with --cascade=orphan).
+    const dest =
+      backup.status.destination ??
+      (policy ? (policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION) : undefined);
+    if (!dest) {
       throw new Refusal(
-        `${backup.spec.policyRef.kind} ${backup.spec.policyRef.name}, whose storage holds Backup ${backupName}, does not exist in namespace ${ns}`,
+        `${backup.spec.policyRef.kind} ${backup.spec.policyRef.name} does not exist in namespace ${ns} and Backup ${backupName} records no status.destination: where its artifact is cannot be known`,
       );
     }
     // The Restore's own image and ServiceAccount, else its policy's: each must be allowed.
@@ -143,15 +180,15 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
       serviceAccountName: restore.spec.serviceAccountName,
     };
     const inherited = {
-      backupImage: own.backupImage === undefined ? policy.spec.backupImage : undefined,
-      serviceAccountName: own.serviceAccountName === undefined ? policy.spec.serviceAccountName : undefined,
+      backupImage: own.backupImage === undefined ? policy?.spec.backupImage : undefined,
+      serviceAccountName: own.serviceAccountName === undefined ? policy?.spec.serviceAccountName : undefined,
     };
     const refused =
       jobIdentityRefusal(own, ns, allow) ??
-      jobIdentityRefusal(inherited, ns, allow, `${policy.kind} ${policy.metadata.name} spec`);
+      (policy
+        ? jobIdentityRefusal(inherited, ns, allow, `${policy.kind} ${policy.metadata.name} spec`)
+        : undefined);
     if (refused) throw new Refusal(refused.message);
-    // Where the artifact went when it was made, even if the policy's destination changed since.
-    const dest = backup.status.destination ?? policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
     if (dest.type === 'pvc' && !state.claims[dest.claimName ?? '']) {
       throw new Refusal(
         `PersistentVolumeClaim ${dest.claimName} holding the backups does not exist in namespace ${ns}`,
@@ -163,7 +200,19 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
       throw new Refusal(
         `Backup ${backupName} records no sha256, so nothing vouches for its artifact; set spec.allowUnauthenticated to restore it anyway`,
       );
-    const { target: agentTarget, binding: targetBinding } = target(state, policy);
+    const into = restore.spec.target.pvc;
+    if (
+      into &&
+      restore.spec.clean &&
+      dest.type === 'pvc' &&
+      into.claimName === dest.claimName &&
+      overlaps(into.path ?? '', dest.path ?? '')
+    ) {
+      throw new Refusal(
+        `PersistentVolumeClaim ${into.claimName} holds the backups (under ${dest.path ? `${dest.path}/` : 'its root'}): clean would empty ${into.path ? `${into.path}/` : 'the claim'} and delete them; restore into another claim or a folder beside them`,
+      );
+    }
+    const { target: agentTarget, binding: targetBinding } = target(state, backup);
     const { agent, binding: destBinding } = destinationBinding(dest);
     const jobName = restoreJobName(at.name);
     const labels: Record<string, string> = {
@@ -181,8 +230,8 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
     };
     const keys = keysBinding(
       'restore',
-      restore.spec.encryption ?? policy.spec.encryption,
-      restore.spec.signing ?? policy.spec.signing,
+      restore.spec.encryption ?? policy?.spec.encryption,
+      restore.spec.signing ?? policy?.spec.signing,
     );
     const verify = isVerification(restore);
     const options: AgentRestoreOptions | AgentVerifyOptions = verify
@@ -202,8 +251,8 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
       labels,
       options,
       binding: mergeBindings(targetBinding, destBinding, keys),
-      image: restore.spec.backupImage ?? policy.spec.backupImage,
-      serviceAccountName: restore.spec.serviceAccountName ?? policy.spec.serviceAccountName,
+      image: restore.spec.backupImage ?? policy?.spec.backupImage,
+      serviceAccountName: restore.spec.serviceAccountName ?? policy?.spec.serviceAccountName,
       resources: restore.spec.resources,
       backoffLimit: restore.spec.backoffLimit ?? 0,
       activeDeadlineSeconds: restore.spec.activeDeadlineSeconds ?? 3600,

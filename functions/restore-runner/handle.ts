@@ -2,7 +2,8 @@
 import type { Restore } from '../../shared/api/index.ts';
 import { InvalidEvent } from '../../shared/errors.ts';
 import { eventKind, parseResourceEvent } from '../../shared/events.ts';
-import { makeHandle, type Planner } from '../../shared/function.ts';
+import { makeHandle, outcomeOfParts, type Planner, planEach } from '../../shared/function.ts';
+import { refOf } from '../../shared/plan.ts';
 import { decide } from './decide.ts';
 import { gather } from './gather.ts';
 
@@ -15,8 +16,13 @@ export const plan: Planner = async (event, { kube, clock }) => {
   switch (eventKind(event)) {
     case 'ping': {
       const restores = (await kube.list<Restore>('Restore', undefined)).filter(waiting);
-      const plans = await Promise.all(restores.map(async (r) => decide(await gather(kube, r), now)));
-      return { plan: plans.flat() };
+      // One part per Restore: one that cannot be started stops no other (DESIGN.md rule 8).
+      const parts = await planEach(
+        restores,
+        (r) => refOf(r, 'Restore'),
+        async (r) => decide(await gather(kube, r), now),
+      );
+      return outcomeOfParts(parts);
     }
     case 'resource': {
       const ev = parseResourceEvent(event);

@@ -6,14 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import { allowListFromEnv, jobIdentityRefusal } from '../../shared/allowlist.ts';
-import type { Backup, PolicyKind } from '../../shared/api/index.ts';
+import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import { API_VERSION } from '../../shared/api/index.ts';
-import { agentJob, destinationBinding } from '../../shared/jobs.ts';
+import { agentJob, artifactKeysOfJob, destinationBinding } from '../../shared/jobs.ts';
 import type { KubeObject } from '../../shared/kube.ts';
 import { ARTIFACT_FINALIZER, Labels, MANAGED_BY } from '../../shared/labels.ts';
 import { childName } from '../../shared/naming.ts';
 import type { Action, Plan, Ref } from '../../shared/plan.ts';
-import type { Policy } from '../../shared/policy.ts';
+import { isFinished, type Policy } from '../../shared/policy.ts';
 import { applyRetention, rulesOf } from './retention.ts';
 
 export const PRUNE_ANNOTATION = 'backup.cairn.dev/prune-backups';
@@ -27,6 +27,35 @@ export interface PrunerState {
   backups: Backup[];
   /** Jobs labelled with this policy: backup Jobs and prune Jobs. */
   jobs: KubeObject[];
+  /** The Restores of the namespace (those reading this policy's Backups pin them). */
+  restores: Restore[];
+}
+
+/** Names of the Backups a Restore still reads (not finished, not being deleted). */
+function readByRestores(restores: readonly Restore[]): Set<string> {
+  return new Set(
+    restores.filter((r) => !isFinished(r) && !r.metadata.deletionTimestamp).map((r) => r.spec.backupRef.name),
+  );
+}
+
+/** The backup Job of a Backup, if it is still there. */
+function backupJobOf(b: Backup, jobs: readonly KubeObject[]): KubeObject | undefined {
+  const name = b.status?.jobName ?? b.metadata.name;
+  return jobs.find((j) => j.metadata.name === name && j.metadata.labels?.[Labels.component] === 'backup');
+}
+
+/**
+ * A Job none of whose Pods can still write: finished, or suspended with no Pod left (the Job
+ * controller deletes a suspended Job's Pods; `terminating` counts those not gone yet).
+ */
+function stopped(job: KubeObject): boolean {
+  if (jobDone(job, 'Complete') || jobDone(job, 'Failed')) return true;
+  return (
+    job.spec?.suspend === true &&
+    !job.metadata.deletionTimestamp &&
+    (job.status?.active ?? 0) === 0 &&
+    (job.status?.terminating ?? 0) === 0
+  );
 }
 
 function jobDone(job: KubeObject, type: 'Complete' | 'Failed'): boolean {
@@ -65,10 +94,12 @@ export function decide(state: PrunerState, now: Date): Plan {
   const plan: Action[] = [];
   const at: Ref = { apiVersion: API_VERSION, kind: state.kind, namespace, name: state.name };
 
-  // 1. Expire what no retention rule keeps.
+  const inUse = readByRestores(state.restores);
+
+  // 1. Expire what no retention rule keeps (never what a running Restore reads).
   if (policy && !policy.metadata.deletionTimestamp) {
     const rules = rulesOf(policy);
-    const { expire } = applyRetention(backups, rules, policy.spec.timeZone ?? 'UTC', now);
+    const { expire } = applyRetention(backups, rules, policy.spec.timeZone ?? 'UTC', now, inUse);
     for (const b of expire) {
       plan.push({
         type: 'delete',
@@ -102,12 +133,46 @@ export function decide(state: PrunerState, now: Date): Plan {
     (b) => b.metadata.deletionTimestamp && b.metadata.finalizers?.includes(ARTIFACT_FINALIZER),
   );
   const needArtifactDelete: Backup[] = [];
+  const keysOf = new Map<string, string[]>();
   for (const b of deleting) {
-    if (b.spec.deletionPolicy === 'Retain')
+    if (b.spec.deletionPolicy === 'Retain') {
       plan.push(releaseFinalizer(b, 'deletionPolicy Retain: the artifact stays'));
-    else if (!b.status?.key || !b.status.destination)
+      continue;
+    }
+    // A Restore still reads it: the artifact stays until the Restore ends.
+    if (inUse.has(b.metadata.name)) continue;
+    // Its run may still write (Replace, a person deleting a running Backup): stop the Job first,
+    // and delete what it wrote once no Pod of it can write any more.
+    const job = backupJobOf(b, jobs);
+    if (job && !stopped(job)) {
+      if (job.spec?.suspend !== true && !job.metadata.deletionTimestamp) {
+        plan.push({
+          type: 'patch',
+          kind: 'Job',
+          namespace,
+          name: job.metadata.name,
+          patch: { spec: { suspend: true } },
+          why: `Backup ${b.metadata.name} is being deleted: stop its run before deleting what it wrote`,
+        });
+      }
+      continue;
+    }
+    // What the run may have written: the keys it reported, and the keys its arguments name (a run
+    // that uploaded but was stopped, or whose result was not recorded yet, reported none).
+    const fromJob = job ? artifactKeysOfJob(job) : undefined;
+    const keys = [
+      ...new Set(
+        [b.status?.key, b.status?.manifestKey, fromJob?.key, fromJob?.manifestKey].filter(
+          (k): k is string => typeof k === 'string' && k !== '',
+        ),
+      ),
+    ];
+    if (keys.length === 0 || !b.status?.destination) {
       plan.push(releaseFinalizer(b, 'no artifact was written'));
-    else needArtifactDelete.push(b);
+      continue;
+    }
+    keysOf.set(b.metadata.name, keys);
+    needArtifactDelete.push(b);
   }
   for (const group of pruneGroups(needArtifactDelete).values()) {
     const names = group.map((b) => b.metadata.name).sort();
@@ -118,7 +183,7 @@ export function decide(state: PrunerState, now: Date): Plan {
     if (!job) {
       const dest = first.status?.destination ?? { type: 'pvc' as const };
       const { agent, binding } = destinationBinding(dest);
-      const keys = group.flatMap((b) => [b.status?.key ?? '', b.status?.manifestKey ?? '']).filter(Boolean);
+      const keys = group.flatMap((b) => keysOf.get(b.metadata.name) ?? []);
       const labels = {
         [Labels.managedBy]: MANAGED_BY,
         [Labels.partOf]: MANAGED_BY,
@@ -162,10 +227,18 @@ export function decide(state: PrunerState, now: Date): Plan {
     }
   }
 
-  // 3. Trim finished backup Jobs to the history limits.
+  // 3. Trim finished backup Jobs to the history limits — only once their Backup recorded the
+  // result (read from the Job's Pod): before that, deleting the Job would lose it.
   if (policy) {
+    const recorded = (j: KubeObject) => {
+      const b = backups.find((x) => x.metadata.name === j.metadata.labels?.[Labels.backup]);
+      return b === undefined || isFinished(b);
+    };
     const finished = jobs
-      .filter((j) => j.metadata.labels?.[Labels.component] === 'backup' && !j.metadata.deletionTimestamp)
+      .filter(
+        (j) =>
+          j.metadata.labels?.[Labels.component] === 'backup' && !j.metadata.deletionTimestamp && recorded(j),
+      )
       .sort((a, b) =>
         String(b.status?.completionTime ?? b.metadata.creationTimestamp).localeCompare(
           String(a.status?.completionTime ?? a.metadata.creationTimestamp),

@@ -3,12 +3,13 @@
  * being deleted, when a prune Job finishes, and on the tick, applies retention and deletes
  * artifacts before their Backups go.
  */
-import type { Backup, PolicyKind } from '../../shared/api/index.ts';
+import { API_VERSION, type Backup, type PolicyKind, type Restore } from '../../shared/api/index.ts';
 import { InvalidEvent } from '../../shared/errors.ts';
 import { eventKind, parseCairnEvent, parseResourceEvent } from '../../shared/events.ts';
-import { makeHandle, type Planner } from '../../shared/function.ts';
+import { makeHandle, outcomeOfParts, type Planner, planEach } from '../../shared/function.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { Labels, MANAGED_BY } from '../../shared/labels.ts';
+import type { Ref } from '../../shared/plan.ts';
 import { groupKey, type Policy } from '../../shared/policy.ts';
 import { decide, type PrunerState } from './decide.ts';
 
@@ -21,10 +22,12 @@ async function gatherPolicy(
   name: string,
 ): Promise<PrunerState> {
   const sel = { labelSelector: `${Labels.policy}=${name}` };
-  const [policy, backups, jobs] = await Promise.all([
+  const [policy, backups, jobs, restores] = await Promise.all([
     kube.get<Policy>(kind, namespace, name),
     kube.list<Backup>('Backup', namespace, sel),
     kube.list<KubeObject>('Job', namespace, sel),
+    // Restores made by hand carry no policy label: all of the namespace's.
+    kube.list<Restore>('Restore', namespace),
   ]);
   return {
     kind,
@@ -33,23 +36,35 @@ async function gatherPolicy(
     policy,
     backups: backups.filter((b) => b.spec.policyRef.kind === kind && b.spec.policyRef.name === name),
     jobs: jobs.filter((j) => j.metadata.labels?.[Labels.policyKind] === kind),
+    restores,
   };
 }
 
 /** The tick: one LIST per kind, grouped per policy (including policies that are gone). */
 async function gatherAll(kube: KubeClient): Promise<PrunerState[]> {
-  const [dbbs, bps, backups, jobs] = await Promise.all([
+  const [dbbs, bps, backups, jobs, restores] = await Promise.all([
     kube.list<Policy>('DatabaseBackup', undefined),
     kube.list<Policy>('BackupPolicy', undefined),
     kube.list<Backup>('Backup', undefined),
     kube.list<KubeObject>('Job', undefined, { labelSelector: `${Labels.managedBy}=${MANAGED_BY}` }),
+    kube.list<Restore>('Restore', undefined),
   ]);
+  const restoresIn = (namespace: string) =>
+    restores.filter((r) => (r.metadata.namespace ?? 'default') === namespace);
   const states = new Map<string, PrunerState>();
   const stateFor = (namespace: string, kind: PolicyKind, name: string) => {
     const key = groupKey(namespace, kind, name);
     let s = states.get(key);
     if (!s) {
-      s = { kind, name, namespace, policy: undefined, backups: [], jobs: [] };
+      s = {
+        kind,
+        name,
+        namespace,
+        policy: undefined,
+        backups: [],
+        jobs: [],
+        restores: restoresIn(namespace),
+      };
       states.set(key, s);
     }
     return s;
@@ -71,8 +86,21 @@ async function gatherAll(kube: KubeClient): Promise<PrunerState[]> {
 export const plan: Planner = async (event, { kube, clock }) => {
   const now = clock.now();
   switch (eventKind(event)) {
-    case 'ping':
-      return { plan: (await gatherAll(kube)).flatMap((s) => decide(s, now)) };
+    case 'ping': {
+      // One part per policy (or what is left of one): one that cannot be pruned stops no other.
+      const parts = await planEach(
+        await gatherAll(kube),
+        (s): Ref => ({
+          apiVersion: API_VERSION,
+          kind: s.kind,
+          namespace: s.namespace,
+          name: s.name,
+          ...(s.policy?.metadata.uid ? { uid: s.policy.metadata.uid } : {}),
+        }),
+        (s) => decide(s, now),
+      );
+      return outcomeOfParts(parts);
+    }
     case 'cairn': {
       const ev = parseCairnEvent<{ name?: string; namespace?: string }>(event);
       const { name, namespace } = ev.data;

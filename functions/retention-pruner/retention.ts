@@ -3,10 +3,11 @@
  * it): keepLast, keepDaily/Weekly/Monthly (the newest Backup of each calendar period in the
  * policy's time zone), and keep-within (seed 000's backupRetention hours, or retention.maxAge).
  * With no rule at all, everything is kept. Whatever the rules say, the newest Completed Backup,
- * the newest Failed Backup, and every Backup still running are kept.
+ * the newest Failed Backup, every Backup still running and every Backup a running Restore reads are
+ * kept. "Newest" is newestFirst's (shared/policy.ts): the scheduled time.
  */
 import type { Backup, Retention } from '../../shared/api/index.ts';
-import { isFinished, type Policy } from '../../shared/policy.ts';
+import { isFinished, newestFirst, type Policy, runTimeOf } from '../../shared/policy.ts';
 
 export interface RetentionRules {
   keepLast?: number;
@@ -52,12 +53,6 @@ export function hasRules(r: RetentionRules): boolean {
   return [r.keepLast, r.keepDaily, r.keepWeekly, r.keepMonthly, r.keepWithinMs].some((v) => v !== undefined);
 }
 
-export function runTime(b: Backup): number {
-  return (
-    Date.parse(b.status?.completionTime ?? b.spec.scheduledTime ?? b.metadata.creationTimestamp ?? '') || 0
-  );
-}
-
 /** Calendar keys of an instant in a time zone: day, ISO week and month. */
 function periods(t: number, fmt: Intl.DateTimeFormat): { day: string; week: string; month: string } {
   const parts = Object.fromEntries(fmt.formatToParts(new Date(t)).map((p) => [p.type, p.value]));
@@ -77,19 +72,21 @@ export interface Verdict {
   expire: Backup[];
 }
 
-/** Splits a policy's Backups (those not already being deleted) into kept and expired. */
+/**
+ * Splits a policy's Backups (those not already being deleted) into kept and expired. `inUse` names
+ * Backups something still reads (a running Restore): they are kept whatever the rules say.
+ */
 export function applyRetention(
   backups: readonly Backup[],
   rules: RetentionRules,
   timeZone: string,
   now: Date,
+  inUse: ReadonlySet<string> = new Set(),
 ): Verdict {
   const live = backups.filter((b) => !b.metadata.deletionTimestamp);
-  const keep = new Set<Backup>(live.filter((b) => !isFinished(b)));
-  const completed = live
-    .filter((b) => b.status?.phase === 'Completed')
-    .sort((a, b) => runTime(b) - runTime(a));
-  const failed = live.filter((b) => b.status?.phase === 'Failed').sort((a, b) => runTime(b) - runTime(a));
+  const keep = new Set<Backup>(live.filter((b) => !isFinished(b) || inUse.has(b.metadata.name)));
+  const completed = newestFirst(live.filter((b) => b.status?.phase === 'Completed'));
+  const failed = newestFirst(live.filter((b) => b.status?.phase === 'Failed'));
   for (const b of failed.slice(0, rules.keepFailed)) keep.add(b);
   if (completed[0]) keep.add(completed[0]);
   if (!hasRules(rules)) {
@@ -97,7 +94,8 @@ export function applyRetention(
   } else {
     for (const b of completed.slice(0, rules.keepLast ?? 0)) keep.add(b);
     if (rules.keepWithinMs !== undefined) {
-      for (const b of completed) if (now.getTime() - runTime(b) <= rules.keepWithinMs) keep.add(b);
+      // Strictly younger, as restic's keep-within keeps what was made after newest − duration.
+      for (const b of completed) if (now.getTime() - runTimeOf(b) < rules.keepWithinMs) keep.add(b);
     }
     // Built only when a calendar rule needs it: a DateTimeFormat costs a fraction of a millisecond,
     // which every tick would otherwise pay for every policy.
@@ -116,7 +114,7 @@ export function applyRetention(
           month: 'numeric',
           day: 'numeric',
         });
-        const key = periods(runTime(b), fmt)[period];
+        const key = periods(runTimeOf(b), fmt)[period];
         if (seen.has(key)) continue;
         seen.add(key);
         keep.add(b);

@@ -6,6 +6,7 @@
  */
 import { allowListFromEnv, type JobAllowList, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import { API_VERSION, type Backup, type PolicyKind, type Restore } from '../../shared/api/index.ts';
+import { kubeTime } from '../../shared/clock.ts';
 import { type ConditionInput, getCondition, Reason } from '../../shared/conditions.ts';
 import { InvalidSchedule } from '../../shared/errors.ts';
 import { scheduledBackupName } from '../../shared/naming.ts';
@@ -136,28 +137,35 @@ export function decide(
   const created = policy.metadata.creationTimestamp ? new Date(policy.metadata.creationTimestamp) : now;
   const since = status.lastScheduleTime ? new Date(status.lastScheduleTime) : created;
   const run = dueRun(schedule, policy.spec, since, now);
-  const set: Record<string, unknown> = { nextScheduledBackup: run.next.toISOString() };
-  let why = `next run at ${run.next.toISOString()}`;
+  const set: Record<string, unknown> = { nextScheduledBackup: kubeTime(run.next) };
+  let why = `next run at ${kubeTime(run.next)}`;
 
   if (run.due) {
     const name = scheduledBackupName(policy.metadata.name, run.due);
     const active = activeBackups(backups).filter((b) => b.metadata.name !== name);
     const policyConcurrency = policy.spec.concurrencyPolicy ?? 'Forbid';
+    const waits = policyConcurrency === 'Forbid' && active.length > 0;
     if (backups.some((b) => b.metadata.name === name)) {
-      set.lastScheduleTime = run.due.toISOString();
-      why = `the run of ${run.due.toISOString()} exists already`;
-    } else if (policyConcurrency === 'Forbid' && active.length > 0) {
-      // As the CronJob documentation says: with Forbid, a run that is due while the previous one
-      // is still running is skipped (and counts as handled).
-      set.lastScheduleTime = run.due.toISOString();
-      why = `skipped the run of ${run.due.toISOString()}: ${active.map((b) => b.metadata.name).join(', ')} still running`;
-      plan.push({
-        type: 'event',
-        involved: at,
-        eventType: 'Normal',
-        reason: 'BackupSkipped',
-        message: `skipped the run of ${run.due.toISOString()}: ${active.map((b) => b.metadata.name).join(', ')} is still running (concurrencyPolicy Forbid)`,
-      });
+      set.lastScheduleTime = kubeTime(run.due);
+      why = `the run of ${kubeTime(run.due)} exists already`;
+    } else if (waits) {
+      // As the CronJob v2 controller does on JobAlreadyActive: the due run is not started and
+      // lastScheduleTime does not move, so it is still due when the active run ends (that run's
+      // status write is an event here) and starts then, if within startingDeadlineSeconds. Until
+      // then it is the run that will be created: the one announced as next.
+      const running = active.map((b) => b.metadata.name).join(', ');
+      set.nextScheduledBackup = kubeTime(run.due);
+      why = `the run of ${kubeTime(run.due)} waits: ${running} still running`;
+      if (status.nextScheduledBackup !== set.nextScheduledBackup) {
+        const deadline = policy.spec.startingDeadlineSeconds;
+        plan.push({
+          type: 'event',
+          involved: at,
+          eventType: 'Normal',
+          reason: Reason.BackupWaiting,
+          message: `the run of ${kubeTime(run.due)} waits: ${running} is still running (concurrencyPolicy Forbid); it starts when that ends${deadline === undefined ? '' : `, if within startingDeadlineSeconds (${deadline}s)`}`,
+        });
+      }
     } else {
       if (policyConcurrency === 'Replace') {
         for (const b of active) {
@@ -175,7 +183,7 @@ export function decide(
             involved: at,
             eventType: 'Normal',
             reason: 'BackupReplaced',
-            message: `stopped ${b.metadata.name}: the run of ${run.due.toISOString()} replaces it`,
+            message: `stopped ${b.metadata.name}: the run of ${kubeTime(run.due)} replaces it`,
           });
         }
       }
@@ -183,35 +191,35 @@ export function decide(
         type: 'create',
         kind: 'Backup',
         object: scheduledBackup(kind, policy, run.due),
-        why: `run of ${run.due.toISOString()} is due`,
+        why: `run of ${kubeTime(run.due)} is due`,
       });
       plan.push({
         type: 'event',
         involved: at,
         eventType: 'Normal',
         reason: 'BackupScheduled',
-        message: `created Backup ${name} for the run of ${run.due.toISOString()}`,
+        message: `created Backup ${name} for the run of ${kubeTime(run.due)}`,
       });
-      set.lastScheduleTime = run.due.toISOString();
-      why = `created the run of ${run.due.toISOString()}`;
+      set.lastScheduleTime = kubeTime(run.due);
+      why = `created the run of ${kubeTime(run.due)}`;
     }
-    if (run.missed > 1) {
+    if (run.missed > 1 && !waits) {
       plan.push({
         type: 'event',
         involved: at,
         eventType: 'Warning',
         reason: Reason.MissedSchedules,
-        message: `${run.tooManyMissed ? 'more than ' : ''}${run.missed - 1} earlier scheduled run(s) since ${since.toISOString()} were missed; only the most recent (${run.due.toISOString()}) is started`,
+        message: `${run.tooManyMissed ? 'more than ' : ''}${run.missed - 1} earlier scheduled run(s) since ${kubeTime(since)} were missed; only the most recent (${kubeTime(run.due)}) is started`,
       });
     }
   } else if (run.skippedPastDeadline) {
-    set.lastScheduleTime = run.skippedPastDeadline.toISOString();
+    set.lastScheduleTime = kubeTime(run.skippedPastDeadline);
     plan.push({
       type: 'event',
       involved: at,
       eventType: 'Warning',
       reason: Reason.MissedSchedules,
-      message: `the run of ${run.skippedPastDeadline.toISOString()} was not started: its startingDeadlineSeconds (${policy.spec.startingDeadlineSeconds}s) had passed`,
+      message: `the run of ${kubeTime(run.skippedPastDeadline)} was not started: its startingDeadlineSeconds (${policy.spec.startingDeadlineSeconds}s) had passed`,
     });
   }
 
@@ -269,14 +277,14 @@ export function decideCronVerification(
       type: 'create',
       kind: 'Restore',
       object: made.restore as unknown as Backup,
-      why: `verification of ${run.due.toISOString()} is due`,
+      why: `verification of ${kubeTime(run.due)} is due`,
     },
     {
       type: 'event',
       involved: ref(kind, policy),
       eventType: 'Normal',
       reason: 'VerificationStarted',
-      message: `verifying Backup ${newest.metadata.name} with Restore ${name} (the verification of ${run.due.toISOString()})`,
+      message: `verifying Backup ${newest.metadata.name} with Restore ${name} (the verification of ${kubeTime(run.due)})`,
     },
   ];
 }

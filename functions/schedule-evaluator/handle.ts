@@ -4,7 +4,8 @@
  */
 import { InvalidEvent } from '../../shared/errors.ts';
 import { eventKind, parseResourceEvent } from '../../shared/events.ts';
-import { makeHandle, type Planner } from '../../shared/function.ts';
+import { makeHandle, outcomeOfParts, type Planner, planEach } from '../../shared/function.ts';
+import { refOf } from '../../shared/plan.ts';
 import { decide, decideCronVerification } from './decide.ts';
 import { gatherAll, gatherOne, isPolicyKind } from './gather.ts';
 
@@ -14,8 +15,14 @@ export const plan: Planner = async (event, { kube, clock }) => {
   const now = clock.now();
   switch (eventKind(event)) {
     case 'ping': {
+      // One part per policy: a policy that cannot be handled stops no other's schedule.
       const states = await gatherAll(kube);
-      return { plan: states.flatMap((s) => [...decide(s, now), ...decideCronVerification(s, now)]) };
+      const parts = await planEach(
+        states,
+        (s) => refOf(s.policy, s.kind),
+        (s) => [...decide(s, now), ...decideCronVerification(s, now)],
+      );
+      return outcomeOfParts(parts);
     }
     case 'resource': {
       const ev = parseResourceEvent(event);

@@ -34,7 +34,10 @@ import {
   unschedulablePodStatus,
 } from './status.ts';
 
-export type StopReason = 'deleted' | 'deadline' | 'jobFinished' | 'suspended' | 'shutdown';
+export type StopReason = 'deleted' | 'deadline' | 'jobFinished' | 'suspended' | 'shutdown' | 'evicted';
+
+/** kubelet's message for a node-pressure eviction (pkg/kubelet/eviction/helpers.go, nodeLowMessageFmt). */
+export const EVICTION_MESSAGE = 'The node was low on resource: memory. ';
 
 export interface PodRunOptions {
   api: RunnerApi;
@@ -81,6 +84,7 @@ export class PodRun {
   readonly name: string;
   readonly done: Promise<PodOutcome>;
   #stopReason: StopReason | undefined;
+  #evictionMessage = EVICTION_MESSAGE;
   /** Set once the final status is decided: a later stop() changes nothing. */
   #ended = false;
   #wake: (() => void) | undefined;
@@ -101,16 +105,23 @@ export class PodRun {
     return this.#stopReason;
   }
 
-  /** Kills the pod's processes; false when it had already ended (nothing to stop). */
-  stop(reason: StopReason): boolean {
+  /**
+   * Kills the pod's processes; false when it had already ended (nothing to stop). An eviction is
+   * kubelet's hard eviction: no grace period, and the Pod ends Failed with reason Evicted.
+   */
+  stop(reason: StopReason, message?: string): boolean {
     if (this.#ended) return false;
     if (this.#stopReason) return true;
     this.#stopReason = reason;
+    if (message) this.#evictionMessage = message;
     this.#wake?.();
-    const grace = Math.min(
-      ((this.#pod.spec.terminationGracePeriodSeconds as number | undefined) ?? 30) * 1000,
-      this.#o.maxGraceMs,
-    );
+    const grace =
+      reason === 'evicted'
+        ? 0
+        : Math.min(
+            ((this.#pod.spec.terminationGracePeriodSeconds as number | undefined) ?? 30) * 1000,
+            this.#o.maxGraceMs,
+          );
     for (const p of this.#procs) p.kill(grace);
     return true;
   }
@@ -346,6 +357,20 @@ export class PodRun {
     );
     if (status.phase === 'Failed' && this.#stopReason === 'deadline') {
       (status as { reason?: string }).reason ??= 'DeadlineExceeded';
+    }
+    if (this.#stopReason === 'evicted') {
+      // As kubelet reports a node-pressure eviction: Failed, reason Evicted, its message, and the
+      // DisruptionTarget condition (TerminationByKubelet).
+      const t = kubeTime(at);
+      Object.assign(status, { phase: 'Failed', reason: 'Evicted', message: this.#evictionMessage });
+      (status.conditions as Record<string, unknown>[]).push({
+        type: 'DisruptionTarget',
+        status: 'True',
+        lastProbeTime: null,
+        lastTransitionTime: t,
+        reason: 'TerminationByKubelet',
+        message: this.#evictionMessage,
+      });
     }
     await this.#o.api.patchPodStatus(this.namespace, this.name, status).catch((e: unknown) => {
       this.#o.log.warn('final pod status not written', { pod: `${this.namespace}/${this.name}`, error: e });

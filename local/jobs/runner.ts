@@ -74,6 +74,12 @@ export interface JobRunner {
   readonly ready: Promise<void>;
   /** Resolves once no reconcile is queued or running (pods may still run). */
   idle(): Promise<void>;
+  /**
+   * Evicts a running Pod as kubelet's node-pressure eviction does: its containers are killed at
+   * once and it ends Failed, reason Evicted, with kubelet's message (default: memory pressure).
+   * Resolves false when this runner runs no such Pod.
+   */
+  evict(namespace: string, pod: string, message?: string): Promise<boolean>;
   /** Stops the watches, kills running pods (status: Failed, node shutdown) and waits for them. */
   close(): Promise<void>;
 }
@@ -561,6 +567,13 @@ class Runner implements JobRunner {
 
   idle(): Promise<void> {
     return this.#queue.idle();
+  }
+
+  async evict(namespace: string, pod: string, message?: string): Promise<boolean> {
+    const r = [...this.#runs.values()].find((x) => x.run.namespace === namespace && x.run.name === pod);
+    if (!r?.run.stop('evicted', message)) return false;
+    await r.run.done.catch(() => {});
+    return true;
   }
 
   async close(): Promise<void> {

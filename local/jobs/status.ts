@@ -5,10 +5,10 @@
 
 type Obj = Record<string, unknown>;
 
-/** metav1.Time: RFC 3339 with whole seconds. */
-export function kubeTime(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+import { kubeTime } from '../../shared/clock.ts';
+
+/** metav1.Time: RFC 3339 with whole seconds (the one rendering every part of Cairn uses). */
+export { kubeTime };
 
 export const HOST_IP = '127.0.0.1';
 

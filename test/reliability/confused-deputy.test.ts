@@ -90,6 +90,7 @@ const plans: [string, () => Plan][] = [
           name: 'pg-nightly',
           namespace: 'default',
           policy: databaseBackup('pg-nightly', asked),
+          restores: [],
           backups: [
             backup('pg-1', dbRef, completed, {
               deletionTimestamp: '2025-03-20T01:00:00Z',

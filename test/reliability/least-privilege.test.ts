@@ -231,6 +231,7 @@ const pods: [string, () => Plan][] = [
             ),
           ],
           jobs: [],
+          restores: [],
         },
         now,
       ),
@@ -344,6 +345,28 @@ function everything(w: World, minute: number): void {
       spec: { policyRef: { kind: 'BackupPolicy', name: 'gone' } },
     });
   }
+  if (minute === 3) {
+    // A Backup whose Pod can never start (an image name kubelet refuses): job-watcher stops its Job.
+    const labels = {
+      ...backup('stuck', { kind: 'DatabaseBackup', name: 'pg' }).metadata.labels,
+      'job-name': 'stuck',
+    };
+    put(w, 'Backup', {
+      apiVersion: API_VERSION,
+      metadata: { name: 'stuck', labels },
+      spec: { policyRef: { kind: 'DatabaseBackup', name: 'pg' } },
+    });
+    w.setStatus(w.find('Backup', NS, 'stuck') as KubeObject, { phase: 'Pending', jobName: 'stuck' });
+    put(w, 'Job', { apiVersion: 'batch/v1', metadata: { name: 'stuck', labels }, spec: {} });
+    w.setStatus(w.find('Job', NS, 'stuck') as KubeObject, { startTime: '2030-01-01T00:03:30Z', active: 1 });
+    put(w, 'Pod', { apiVersion: 'v1', metadata: { name: 'stuck-pod', labels }, spec: {} });
+    w.setStatus(w.find('Pod', NS, 'stuck-pod') as KubeObject, {
+      phase: 'Pending',
+      containerStatuses: [
+        { name: 'agent', state: { waiting: { reason: 'InvalidImageName', message: 'x' } } },
+      ],
+    });
+  }
   if (minute === 5) {
     // Still running when the next run of a Replace policy is due.
     put(w, 'Backup', {
@@ -379,6 +402,10 @@ function everything(w: World, minute: number): void {
     // A person deletes the running Job of a Backup.
     const job = w.find('Job', NS, 'by-label-203001010010');
     if (job) w.remove('Job', NS, job.metadata.name);
+  }
+  if (minute === 11) {
+    // A person deletes a Backup whose Job still runs: its run is stopped before its artifact goes.
+    w.remove('Backup', NS, 'rep-203001010010');
   }
 }
 
@@ -439,6 +466,15 @@ test("each function's RBAC is exactly what it uses: nothing used is missing, not
   t.truthy(w.find('Restore', NS, 'vols-back')?.status?.phase);
   t.truthy(w.find('Restore', NS, 'pg-back')?.status?.phase);
   t.falsy(w.find('Backup', NS, 'rep-held'), 'Replace deleted the running Backup');
+  t.true(
+    w.writes.some((x) => x.verb === 'patch' && x.kind === 'Job' && x.name === 'rep-203001010010'),
+    'the Job of a Backup deleted while running was stopped',
+  );
+  t.falsy(w.find('Backup', NS, 'rep-203001010010'), 'and the Backup went once its artifact was deleted');
+  t.true(
+    w.writes.some((x) => x.verb === 'delete' && x.kind === 'Job' && x.name === 'stuck'),
+    'the Job of a Backup whose Pod can never start was stopped',
+  );
   t.true(
     w.all('Restore').some((r) => r.spec.purpose === 'verification'),
     'verifications were started',

@@ -19,6 +19,7 @@ import {
 import { formatAgentResult } from '../../shared/agent-contract.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { AlreadyExists, ApiError, Conflict } from '../../shared/errors.ts';
+import { AGENT_CONTAINER } from '../../shared/jobs.ts';
 import type { EventInput, KubeClient, KubeObject, ListOptions } from '../../shared/kube.ts';
 import { apiVersionOf } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
@@ -246,7 +247,7 @@ export class World {
         kind: string,
         namespace: string,
         name: string,
-        patch: { metadata?: KubeObject['metadata'] },
+        patch: { metadata?: KubeObject['metadata']; spec?: Record<string, unknown> },
       ) {
         count('patch', kind);
         w.#budget();
@@ -257,7 +258,8 @@ export class World {
         const meta: Partial<KubeObject['metadata']> = patch.metadata ?? {};
         if (meta.labels) next.metadata.labels = { ...next.metadata.labels, ...meta.labels };
         if (meta.finalizers) next.metadata.finalizers = [...meta.finalizers];
-        return w.#store(next, false);
+        if (patch.spec) next.spec = { ...next.spec, ...patch.spec };
+        return w.#store(next, patch.spec !== undefined);
       },
       async delete(kind: string, namespace: string, name: string, opts: { uid?: string } = {}) {
         count('delete', kind);
@@ -309,6 +311,17 @@ export class World {
       const ns = job.metadata.namespace ?? 'default';
       if (job.metadata.deletionTimestamp) continue;
       if ((job.status?.conditions ?? []).length > 0) continue;
+      if (job.spec?.suspend) {
+        // The Job controller deletes a suspended Job's Pods and says so.
+        const running = this.find('Pod', ns, `${job.metadata.name}-pod`);
+        if (running) this.remove('Pod', ns, running.metadata.name);
+        this.setStatus(job, {
+          ...job.status,
+          active: 0,
+          conditions: [{ type: 'Suspended', status: 'True', reason: 'JobSuspended' }],
+        });
+        continue;
+      }
       const podName = `${job.metadata.name}-pod`;
       const labels = { ...job.metadata.labels, 'job-name': job.metadata.name };
       const ownerReferences = [
@@ -362,7 +375,9 @@ export class World {
       if (pod)
         this.setStatus(pod, {
           phase: failed ? 'Failed' : 'Succeeded',
-          containerStatuses: [{ state: { terminated: { exitCode: failed ? 3 : 0, message } } }],
+          containerStatuses: [
+            { name: AGENT_CONTAINER, state: { terminated: { exitCode: failed ? 3 : 0, message } } },
+          ],
         });
       const fresh = this.find('Job', ns, job.metadata.name);
       if (fresh)

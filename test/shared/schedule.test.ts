@@ -161,12 +161,22 @@ const invalid: { spec: ScheduleSpec; field: string; match: RegExp }[] = [
     field: 'spec.schedule',
     match: /time zone inside the schedule/,
   },
+  // H (a hashed value) is not in robfig/cron, so not in a CronJob; cron-parser would pick a
+  // random value at every parse and move the run each time.
+  { spec: { schedule: 'H * * * *' }, field: 'spec.schedule', match: /uses H/ },
+  { spec: { schedule: '0 H(1-4) * * *' }, field: 'spec.schedule', match: /uses H/ },
+  { spec: { schedule: '5,H/15 * * * *' }, field: 'spec.schedule', match: /uses H/ },
   {
     spec: { schedule: '* * * * *', timeZone: 'Mars/Olympus' },
     field: 'spec.timeZone',
     match: /unknown time zone/,
   },
 ];
+
+test('day and month names are not taken for H', (t) => {
+  t.notThrows(() => parseSchedule({ schedule: '0 3 * * THU' }));
+  t.notThrows(() => parseSchedule({ schedule: '0 3 * * thu,sat' }));
+});
 
 for (const c of invalid) {
   test(`invalid: ${JSON.stringify(c.spec)} is a typed error naming ${c.field}`, (t) => {

@@ -1,9 +1,11 @@
 import test from 'ava';
 import { formatAgentResult } from '../../../shared/agent-contract.ts';
+import { AGENT_CONTAINER } from '../../../shared/jobs.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import type { Action } from '../../../shared/plan.ts';
 import { backup } from '../../../test/builders.ts';
-import { decidePolicy, decideRun, HISTORY_LIMIT, policyStatus } from '../decide.ts';
+import { decideRun } from '../outcome.ts';
+import { decidePolicy, HISTORY_LIMIT, policyStatus } from '../policy-status.ts';
 
 const ref = { kind: 'DatabaseBackup' as const, name: 'pg-nightly' };
 const now = new Date('2025-03-20T01:02:00Z');
@@ -26,7 +28,10 @@ function pod(phase: string, terminated?: Record<string, unknown>): KubeObject {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'b1-x', namespace: 'default' },
-    status: { phase, ...(terminated ? { containerStatuses: [{ state: { terminated } }] } : {}) },
+    status: {
+      phase,
+      ...(terminated ? { containerStatuses: [{ name: AGENT_CONTAINER, state: { terminated } }] } : {}),
+    },
   };
 }
 const okMessage = formatAgentResult({

@@ -102,6 +102,18 @@ test('a completed Job event over HTTP completes the Backup, derives the policy s
   t.like(after?.status, { phase: 'Completed', sha256: sha, sizeBytes: 10, location: 's3://b/k.dump.zst' });
   const p = await fn.kube.get<DatabaseBackup>('DatabaseBackup', 'default', 'pg-nightly');
   t.like(p?.status, { lastBackupStatus: 'Succeeded', lastSuccessfulBackup: 'pg-nightly-1' });
+  // Times are written as metav1.Time renders them (whole seconds, Z), in Events too.
+  t.is(after?.status?.startTime, '2030-01-01T00:00:01Z');
+  t.is(after?.status?.completionTime, '2030-01-01T00:00:05Z');
+  // As stored (client-node would hand back Dates): the raw JSON the API server serves.
+  const raw = (await (await fetch(`${fn.api.url}/api/v1/namespaces/default/events`)).json()) as {
+    items: KubeObject[];
+  };
+  t.true(raw.items.some((e) => e.reason === 'BackupCompleted'));
+  for (const e of raw.items) {
+    t.regex(String(e.firstTimestamp), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    t.regex(String(e.lastTimestamp), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  }
 
   // The same news again — the Pod's event, or a redelivery after the answer was lost before the
   // Backup's status was seen — replies the same fact with the same id, so consumers can drop it.

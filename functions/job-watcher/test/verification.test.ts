@@ -5,7 +5,7 @@ import { CAIRN_EVENT_TYPES } from '../../../shared/event-types.ts';
 import type { Action } from '../../../shared/plan.ts';
 import { isVerification, verificationRestore } from '../../../shared/verification.ts';
 import { backup, databaseBackup } from '../../../test/builders.ts';
-import { decideVerification, decideVerified, unrecordedVerifications } from '../decide.ts';
+import { decideVerification, decideVerified, unrecordedVerifications } from '../verification.ts';
 
 const ref = { kind: 'DatabaseBackup' as const, name: 'pg-nightly' };
 const now = new Date('2025-03-20T05:00:00Z');

@@ -113,9 +113,9 @@ const refusals: [string, Partial<RestoreState>, RegExp][] = [
     /PersistentVolumeClaim data-restore \(spec\.target\.pvc\.claimName\) does not exist/,
   ],
   [
-    'the policy is gone',
+    'the policy is gone and the Backup records no destination',
     { policy: undefined },
-    /BackupPolicy volumes, whose storage holds Backup volumes-1, does not exist/,
+    /BackupPolicy volumes does not exist in namespace default and Backup volumes-1 records no status\.destination/,
   ],
   [
     'the Restore asks for an image the admin did not allow',

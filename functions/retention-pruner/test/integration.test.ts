@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Backup } from '../../../shared/api/index.ts';
-import { cairnEvent, functionSource } from '../../../shared/events.ts';
+import { cairnEvent, functionSource, type KubeObjectLike, resourceEvent } from '../../../shared/events.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
+import { Labels } from '../../../shared/labels.ts';
 import { backupPolicy } from '../../../test/builders.ts';
 import { apiFetch } from '../../../test/fixtures/api.ts';
 import { startFunction } from '../../../test/function-harness.ts';
@@ -73,4 +74,81 @@ test('a backup.completed event over HTTP expires the oldest Backup and starts a 
     args.includes('web/volumes/volumes-1.tar.zst') && args.includes('web/volumes/volumes-1.manifest.json'),
   );
   t.false(args.some((a) => a.includes('volumes-2')));
+});
+
+test('a Backup deleted while its Job runs: over HTTP the pruner suspends the Job in the API server and keeps the finalizer', async (t) => {
+  const fn = await startFunction('retention-pruner', plan);
+  t.teardown(() => fn.stop());
+  const p = backupPolicy('volumes');
+  const { object: policy } = await fn.kube.create<KubeObject>('BackupPolicy', {
+    ...p,
+    metadata: { name: 'volumes', namespace: 'default' },
+  });
+  const labels = {
+    'app.kubernetes.io/managed-by': 'cairn',
+    'backup.cairn.dev/policy': 'volumes',
+    'backup.cairn.dev/policy-kind': 'BackupPolicy',
+    'backup.cairn.dev/backup': 'volumes-1',
+  };
+  const { object: b } = await fn.kube.create<Backup>('Backup', {
+    apiVersion: 'backup.cairn.dev/v1alpha1',
+    kind: 'Backup',
+    metadata: {
+      name: 'volumes-1',
+      namespace: 'default',
+      labels,
+      finalizers: ['backup.cairn.dev/artifact'],
+      ownerReferences: [
+        {
+          apiVersion: 'backup.cairn.dev/v1alpha1',
+          kind: 'BackupPolicy',
+          name: 'volumes',
+          uid: policy.metadata.uid ?? '',
+        },
+      ],
+    },
+    spec: { policyRef: { kind: 'BackupPolicy', name: 'volumes' }, scheduledTime: '2030-01-01T00:00:00Z' },
+  });
+  await fetch(`${fn.api.url}/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/volumes-1/status`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      ...b,
+      status: {
+        phase: 'Running',
+        jobName: 'volumes-1',
+        destination: { type: 'pvc', claimName: 'backup-store' },
+      },
+    }),
+  });
+  await fn.kube.create<KubeObject>('Job', {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: 'volumes-1',
+      namespace: 'default',
+      labels: { ...labels, [Labels.component]: 'backup' },
+    },
+    spec: {
+      template: {
+        spec: {
+          restartPolicy: 'Never',
+          containers: [{ name: 'agent', image: 'cairn-agent', args: ['backup', '--source', 'tar'] }],
+        },
+      },
+    },
+  });
+  await fn.kube.delete('Backup', 'default', 'volumes-1');
+  const deleting = await fn.kube.get<Backup>('Backup', 'default', 'volumes-1');
+  t.truthy(deleting?.metadata.deletionTimestamp);
+  const ev = resourceEvent('update', deleting as unknown as KubeObjectLike, { source: fn.api.url });
+  const res = await fn.post(ev);
+  t.is(res.status, 204, res.body);
+  const job = await fn.kube.get<KubeObject>('Job', 'default', 'volumes-1');
+  t.is(job?.spec.suspend, true, 'the run is stopped');
+  t.deepEqual(
+    (await fn.kube.get<Backup>('Backup', 'default', 'volumes-1'))?.metadata.finalizers,
+    ['backup.cairn.dev/artifact'],
+    'and the Backup stays until what it wrote is deleted',
+  );
 });

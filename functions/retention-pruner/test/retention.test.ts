@@ -45,8 +45,20 @@ test('daily buckets follow the policy time zone', (t) => {
 test('never deleted: running backups, the newest completed, the newest failed', (t) => {
   const backups = [
     done('old-ok', '2025-01-01T00:00:00Z'),
-    backup('failed-new', ref, { phase: 'Failed', completionTime: '2025-03-30T00:00:00Z' }),
-    backup('failed-old', ref, { phase: 'Failed', completionTime: '2025-03-01T00:00:00Z' }),
+    backup(
+      'failed-new',
+      ref,
+      { phase: 'Failed', completionTime: '2025-03-30T00:00:00Z' },
+      {},
+      { scheduledTime: '2025-03-30T00:00:00Z' },
+    ),
+    backup(
+      'failed-old',
+      ref,
+      { phase: 'Failed', completionTime: '2025-03-01T00:00:00Z' },
+      {},
+      { scheduledTime: '2025-03-01T00:00:00Z' },
+    ),
     backup('running', ref, { phase: 'Running' }, { creationTimestamp: '2024-01-01T00:00:00Z' }),
   ];
   const v = applyRetention(backups, rules({ keepWithinMs: 1000 }), 'UTC', now);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { Action } from '../../../shared/plan.ts';
+import { type Action, applyStatus } from '../../../shared/plan.ts';
 import { backup, backupPolicy, databaseBackup } from '../../../test/builders.ts';
 import { decide } from '../decide.ts';
 
@@ -23,7 +23,7 @@ test('a new policy gets its next run and Ready=True, and nothing is created befo
   );
   t.deepEqual(kinds(plan), ['status:pg-nightly']);
   const s = status(plan);
-  t.is(s?.set.nextScheduledBackup, '2025-03-20T01:00:00.000Z');
+  t.is(s?.set.nextScheduledBackup, '2025-03-20T01:00:00Z');
   t.is(s?.set.lastScheduleTime, undefined);
   t.like(s?.conditions?.[0], { type: 'Ready', status: 'True', reason: 'Scheduled' });
   t.is(s?.observedGeneration, 1);
@@ -43,7 +43,7 @@ test('a due run creates the Backup named for its scheduled time, owned by the po
       labels: { 'backup.cairn.dev/policy': 'pg-nightly', 'app.kubernetes.io/managed-by': 'cairn' },
       finalizers: ['backup.cairn.dev/artifact'],
     },
-    spec: { policyRef: ref, scheduledTime: '2025-03-20T01:00:00.000Z' },
+    spec: { policyRef: ref, scheduledTime: '2025-03-20T01:00:00Z' },
   });
   t.like(create.object.metadata.ownerReferences?.[0], {
     kind: 'DatabaseBackup',
@@ -51,8 +51,8 @@ test('a due run creates the Backup named for its scheduled time, owned by the po
     uid: 'uid-pg-nightly',
     controller: true,
   });
-  t.is(status(plan)?.set.lastScheduleTime, '2025-03-20T01:00:00.000Z');
-  t.is(status(plan)?.set.nextScheduledBackup, '2025-03-21T01:00:00.000Z');
+  t.is(status(plan)?.set.lastScheduleTime, '2025-03-20T01:00:00Z');
+  t.is(status(plan)?.set.nextScheduledBackup, '2025-03-21T01:00:00Z');
 });
 
 test('a run whose Backup exists already is not created twice (a duplicate tick)', (t) => {
@@ -65,7 +65,7 @@ test('a run whose Backup exists already is not created twice (a duplicate tick)'
     at('2025-03-20T01:00:40Z'),
   );
   t.false(plan.some((a) => a.type === 'create'));
-  t.is(status(plan)?.set.lastScheduleTime, '2025-03-20T01:00:00.000Z');
+  t.is(status(plan)?.set.lastScheduleTime, '2025-03-20T01:00:00Z');
 });
 
 test('a status that already records the next run means no work and no API calls', (t) => {
@@ -75,8 +75,8 @@ test('a status that already records the next run means no work and no API calls'
     {
       status: {
         observedGeneration: 1,
-        nextScheduledBackup: '2025-03-21T01:00:00.000Z',
-        lastScheduleTime: '2025-03-20T01:00:00.000Z',
+        nextScheduledBackup: '2025-03-21T01:00:00Z',
+        lastScheduleTime: '2025-03-20T01:00:00Z',
         conditions: [
           {
             type: 'Ready',
@@ -118,20 +118,64 @@ test('a run past its startingDeadlineSeconds is skipped with a warning and count
   );
   const plan = decide({ kind: 'DatabaseBackup', policy, backups: [] }, at('2025-03-20T01:05:00Z'));
   t.deepEqual(kinds(plan), ['event:MissedSchedules', 'status:pg-nightly']);
-  t.is(status(plan)?.set.lastScheduleTime, '2025-03-20T01:00:00.000Z');
+  t.is(status(plan)?.set.lastScheduleTime, '2025-03-20T01:00:00Z');
 });
 
-test('Forbid skips a due run while one is running', (t) => {
-  const plan = decide(
-    {
-      kind: 'DatabaseBackup',
-      policy: databaseBackup(),
-      backups: [backup('pg-nightly-202503190100', ref, { phase: 'Running' })],
-    },
-    at('2025-03-20T01:00:10Z'),
+/**
+ * concurrencyPolicy Forbid as the CronJob v2 controller has it (cronjob_controllerv2.go,
+ * syncCronJob): while a run is active the due one is not started, an Event says so
+ * (JobAlreadyActive there), and lastScheduleTime does not move — so the due run starts when the
+ * active one ends, if still within startingDeadlineSeconds.
+ */
+function forbidStep(
+  policy: ReturnType<typeof databaseBackup>,
+  backups: ReturnType<typeof backup>[],
+  now: string,
+): { plan: Action[]; policy: ReturnType<typeof databaseBackup> } {
+  const plan = decide({ kind: 'DatabaseBackup', policy, backups }, at(now));
+  const s = status(plan);
+  const next = s ? applyStatus(policy.status as Record<string, unknown>, s, at(now)) : policy.status;
+  return { plan, policy: { ...policy, status: next as typeof policy.status } };
+}
+
+test('Forbid keeps a due run waiting while one is running: lastScheduleTime stays, an Event says it waits, next names it', (t) => {
+  const running = [backup('pg-nightly-202503190100', ref, { phase: 'Running' })];
+  const policy = databaseBackup('pg-nightly', {}, { status: { lastScheduleTime: '2025-03-19T01:00:00Z' } });
+  const first = forbidStep(policy, running, '2025-03-20T01:00:10Z');
+  t.deepEqual(kinds(first.plan), ['event:BackupWaiting', 'status:pg-nightly']);
+  t.regex((first.plan[0] as Extract<Action, { type: 'event' }>).message, /waits.*pg-nightly-202503190100/);
+  t.is(status(first.plan)?.set.lastScheduleTime, undefined, 'the due run is not counted as handled');
+  t.is(first.policy.status?.lastScheduleTime, '2025-03-19T01:00:00Z');
+  t.is(first.policy.status?.nextScheduledBackup, '2025-03-20T01:00:00Z', 'the run that will be created');
+  // Still running a minute later: nothing new to write or say.
+  t.deepEqual(forbidStep(first.policy, running, '2025-03-20T01:01:10Z').plan, []);
+  // The active run ends: the waiting run starts, named for its scheduled time.
+  const done = [backup('pg-nightly-202503190100', ref, { phase: 'Completed' })];
+  const started = forbidStep(first.policy, done, '2025-03-20T01:07:30Z');
+  t.deepEqual(kinds(started.plan), [
+    'create:pg-nightly-202503200100',
+    'event:BackupScheduled',
+    'status:pg-nightly',
+  ]);
+  t.is(started.policy.status?.lastScheduleTime, '2025-03-20T01:00:00Z');
+  t.is(started.policy.status?.nextScheduledBackup, '2025-03-21T01:00:00Z');
+});
+
+test('Forbid: a waiting run whose startingDeadlineSeconds passes before the active one ends is skipped with a warning, not started', (t) => {
+  const running = [backup('pg-nightly-202503190100', ref, { phase: 'Running' })];
+  const policy = databaseBackup(
+    'pg-nightly',
+    { startingDeadlineSeconds: 300 },
+    { status: { lastScheduleTime: '2025-03-19T01:00:00Z' } },
   );
-  t.deepEqual(kinds(plan), ['event:BackupSkipped', 'status:pg-nightly']);
-  t.is(status(plan)?.set.lastScheduleTime, '2025-03-20T01:00:00.000Z');
+  const waiting = forbidStep(policy, running, '2025-03-20T01:00:10Z');
+  t.deepEqual(kinds(waiting.plan), ['event:BackupWaiting', 'status:pg-nightly']);
+  const done = [backup('pg-nightly-202503190100', ref, { phase: 'Completed' })];
+  const late = forbidStep(waiting.policy, done, '2025-03-20T01:06:10Z');
+  t.false(late.plan.some((a) => a.type === 'create'));
+  t.deepEqual(kinds(late.plan), ['event:MissedSchedules', 'status:pg-nightly']);
+  t.is(late.policy.status?.lastScheduleTime, '2025-03-20T01:00:00Z');
+  t.is(late.policy.status?.nextScheduledBackup, '2025-03-21T01:00:00Z');
 });
 
 test('Forbid does not count finished or deleting Backups as running', (t) => {
@@ -241,4 +285,26 @@ test('BackupPolicy runs are named and owned the same way', (t) => {
     metadata: { name: 'volumes-202503200005', labels: { 'backup.cairn.dev/policy-kind': 'BackupPolicy' } },
     spec: { policyRef: { kind: 'BackupPolicy', name: 'volumes' } },
   });
+});
+
+test("a DatabaseBackup's run is labelled with its database type, so it can be restored once the policy is gone", (t) => {
+  const plan = decide(
+    {
+      kind: 'DatabaseBackup',
+      policy: databaseBackup('pg-nightly', { databaseType: 'mariadb' }),
+      backups: [],
+    },
+    at('2025-03-20T01:00:20Z'),
+  );
+  const create = plan.find((a) => a.type === 'create');
+  t.is(
+    create?.type === 'create' ? create.object.metadata.labels?.['backup.cairn.dev/database-type'] : undefined,
+    'mariadb',
+  );
+  const volumes = decide(
+    { kind: 'BackupPolicy', policy: backupPolicy('volumes'), backups: [] },
+    at('2025-03-20T00:05:01Z'),
+  );
+  const v = volumes.find((a) => a.type === 'create');
+  t.is(v?.type === 'create' ? v.object.metadata.labels?.['backup.cairn.dev/database-type'] : 'x', undefined);
 });
