@@ -188,6 +188,11 @@ const seed001: SeedKind = {
         text: `gcpServiceAccount ${String(s.gcpServiceAccount)} is not a field: bind it on this ServiceAccount with the annotation iam.gke.io/gcp-service-account (Workload Identity)`,
       });
     }
+    if (s.kubeServiceAccount !== undefined) {
+      todo.push(
+        `ask the cluster admin to allow ServiceAccount ${namespace}/${String(s.kubeServiceAccount)} for Cairn's Jobs (CAIRN_ALLOWED_SERVICE_ACCOUNTS on the functions); until then the policy is Ready=False, ServiceAccountNotAllowed`,
+      );
+    }
     notes.push({
       path: ['spec', 'successfulJobsHistoryLimit'],
       text: 'the seed deleted finished Jobs; Cairn keeps the last one of each outcome for its log',

@@ -7,7 +7,8 @@
  *   bound to a VolumeSnapshotContent `snapcontent-<snapshot uid>`; the snapshot's status gets
  *   `boundVolumeSnapshotContentName`, `creationTime`, `readyToUse: true` and `restoreSize` (the
  *   claim's size, as a CSI driver reports the volume's), the content's status the same in its own
- *   form (`creationTime` in nanoseconds, `restoreSize` in bytes, `snapshotHandle`);
+ *   form (`restoreSize` in bytes, `snapshotHandle`; not its `creationTime`, nanoseconds since the
+ *   epoch, which is beyond the integers the emulator holds exactly — local/apiserver/README.md);
  * - the class is `spec.volumeSnapshotClassName` or the one default class (annotation
  *   `snapshot.storage.kubernetes.io/is-default-class: "true"`), written back into the spec as the
  *   real controller does; a class with the parameter `local.cairn.dev/fail: <message>` fails every
@@ -184,7 +185,6 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     if ((await readdir(src).catch(() => [])).length > 0)
       await cp(src, dest, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
     const contentStatus = {
-      creationTime: now.getTime() * 1_000_000,
       readyToUse: true,
       restoreSize: Number(parseQuantity(size)),
       snapshotHandle: `local-snapshot/${contentName}`,
@@ -213,11 +213,12 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
       await api.patchSnapshot(ns, vs.metadata.name, {
         metadata: { finalizers: [...finalizers, BOUND_FINALIZER] },
       });
-    const created = typeof cs.creationTime === 'number' ? new Date(cs.creationTime / 1_000_000) : undefined;
+    // A content's creationTime (nanoseconds) where one has it, else the time it was bound.
+    const created = typeof cs.creationTime === 'number' ? new Date(cs.creationTime / 1_000_000) : clock.now();
     await api.patchSnapshotStatus(ns, vs.metadata.name, {
       boundVolumeSnapshotContentName: content,
       readyToUse: cs.readyToUse === true,
-      ...(created ? { creationTime: stamp(created) } : {}),
+      ...(cs.readyToUse === true ? { creationTime: stamp(created) } : {}),
       ...(size !== undefined
         ? { restoreSize: size }
         : typeof cs.restoreSize === 'number'

@@ -157,6 +157,12 @@ test.serial("seed 001's BackupDatabaseSchema, converted, dumps its schema as pla
     startPostgres({ password }),
     startGcsFake({ buckets: ['operator-db-backups-bucket'] }),
   ]);
+  // The seed's pods run as its ServiceAccount; convert's TODO says the admin must allow it, as here
+  // (the local runtime's functions read their environment, as they do in a cluster).
+  process.env.CAIRN_ALLOWED_SERVICE_ACCOUNTS = 'backup-job-namespace/backup-sa';
+  t.teardown(() => {
+    delete process.env.CAIRN_ALLOWED_SERVICE_ACCOUNTS;
+  });
   // GCS is faked at the wire: the agent's client reaches it through STORAGE_EMULATOR_HOST.
   const e2e = await startE2E('2030-01-01T00:04:30Z', { jobHostEnv: { STORAGE_EMULATOR_HOST: gcs.endpoint } });
   t.teardown(async () => {
