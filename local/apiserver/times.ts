@@ -5,11 +5,10 @@
  * precision or offset; what the server stores and answers is this form. Built-in kinds only: a
  * custom resource's date-time strings are kept as written, as apiextensions-apiserver keeps them.
  */
+import { kubeTime } from '../../shared/clock.ts';
 
 /** metav1.Time: UTC, whole seconds (the fraction is cut, not rounded, as Format drops it). */
-export function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export const timestamp = (d: Date): string => kubeTime(d);
 
 /** metav1.MicroTime: UTC, six digits (JavaScript dates hold milliseconds). */
 export function microTimestamp(d: Date): string {

@@ -11,6 +11,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
+import { kubeTime } from '../../shared/clock.ts';
 
 export const GROUP = 'snapshot.storage.k8s.io';
 export const VERSION = 'v1';
@@ -185,7 +186,7 @@ export class SnapshotApi {
     message: string,
     at: Date,
   ): Promise<void> {
-    const time = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const time = kubeTime(at);
     const suffix = `${at.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
     await this.#core
       .createNamespacedEvent({

@@ -25,7 +25,7 @@
  */
 import { cp, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Clock, systemClock } from '../../shared/clock.ts';
+import { type Clock, kubeTime, systemClock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/log.ts';
 import { type KubeObject, type KubeTarget, toKubeConfig, type WatchLoop, watchLoop } from '../events/kube.ts';
 import { API_VERSION, type Json, SnapshotApi, type SnapshotJson } from './api.ts';
@@ -53,7 +53,6 @@ export interface SnapshotController {
   close(): Promise<void>;
 }
 
-const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const rec = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {});
 
 class Failure extends Error {}
@@ -109,7 +108,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     if (rec(status.error).message === message && status.readyToUse === false) return;
     await api.patchSnapshotStatus(ns, vs.metadata.name, {
       readyToUse: false,
-      error: { message, time: stamp(clock.now()) },
+      error: { message, time: kubeTime(clock.now()) },
       ...(content ? { boundVolumeSnapshotContentName: content } : {}),
     });
     await api.event(
@@ -175,7 +174,10 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     const failWith = cls.parameters?.[FAIL_PARAMETER];
     if (failWith !== undefined) {
       const message = `Failed to check and update snapshot content: failed to take snapshot of the volume ${ns}/${claimName}: "${failWith}"`;
-      await api.patchContentStatus(contentName, { readyToUse: false, error: { message, time: stamp(now) } });
+      await api.patchContentStatus(contentName, {
+        readyToUse: false,
+        error: { message, time: kubeTime(now) },
+      });
       throw new Failure(message, { cause: contentName });
     }
     const dest = copyDir(contentName);
@@ -218,7 +220,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     await api.patchSnapshotStatus(ns, vs.metadata.name, {
       boundVolumeSnapshotContentName: content,
       readyToUse: cs.readyToUse === true,
-      ...(cs.readyToUse === true ? { creationTime: stamp(created) } : {}),
+      ...(cs.readyToUse === true ? { creationTime: kubeTime(created) } : {}),
       ...(size !== undefined
         ? { restoreSize: size }
         : typeof cs.restoreSize === 'number'

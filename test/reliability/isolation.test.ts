@@ -30,6 +30,7 @@ import { makeHandle, type Planner } from '../../shared/function.ts';
 import { KubeClient, type KubeObject } from '../../shared/kube.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { backup, backupPolicy, databaseBackup } from '../builders.ts';
+import { apiFetch } from '../fixtures/api.ts';
 import { type ApiRequest, scriptedPlan, startFaultProxy } from './fault-proxy.ts';
 
 interface World {
@@ -96,7 +97,7 @@ async function start(name: string, plan: Planner, about: (req: ApiRequest) => bo
 const named = (name: string) => (r: ApiRequest) => r.name === name;
 
 async function putStatus(w: World, path: string, obj: KubeObject, status: unknown): Promise<KubeObject> {
-  const res = await fetch(`${w.api.url}${path}/status`, {
+  const res = await apiFetch(w.api, `${path}/status`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ ...obj, status }),
@@ -181,7 +182,7 @@ test('job-watcher: a run whose Job cannot be read does not stop the next run fro
       spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'agent', image: 'a' }] } } },
     });
     const pod = (await (
-      await fetch(`${w.api.url}/api/v1/namespaces/default/pods`, {
+      await apiFetch(w.api, `/api/v1/namespaces/default/pods`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
