@@ -10,9 +10,13 @@
  * `requests` counter is bumped synchronously as each request starts; the bench tags each
  * delivery's async context with its function (from the per-event logger makeHandle derives) and
  * attributes every bump to it. Target, for schedule-evaluator: one LIST per kind it reads
- * (DatabaseBackup, BackupPolicy, Backup) plus one create per due run. All functions together are
- * reported too (no target). The time's baseline is the same 3 LISTs sent bare, i.e. what any tick
- * must pay.
+ * (DatabaseBackup, BackupPolicy, Backup) plus one create per due run — the definition issue 10 set
+ * ("API requests per tick (target: one LIST per kind plus one create per due run)"), kept as it
+ * is. It counts neither the status write nor the Event each due run also costs (the Kubernetes
+ * CronJob controller pays both too: it creates the Job, updates the CronJob's status and records
+ * SuccessfulCreate); the note says what that floor is, 3 LISTs + 3 per due run, so a reader sees
+ * how much of the gap is left to take. All functions together are reported too (no target). The
+ * time's baseline is the same 3 LISTs sent bare, i.e. what any tick must pay.
  *
  * Policies: 4 in 5 DatabaseBackups, 1 in 5 BackupPolicies, daily schedules spread over the hours
  * and minutes plus 1 in 20 every 15 minutes, five time zones. Their destination is a claim that
@@ -222,7 +226,7 @@ async function tickAt(n: number): Promise<BenchResult[]> {
         unit: 'req',
         ratio: Math.round((seTotal / (3 + due)) * 100) / 100,
         target: 1,
-        note: `its ping delivery; target: 1 LIST per kind (3) + 1 create per due run (${due}); sent: ${fmt(se(worst))}${cascade.map(([fn, r]) => `; then, on its own writes' events (${fn}): ${fmt(r)}`).join('')}`,
+        note: `its ping delivery; target (issue 10): 1 LIST per kind (3) + 1 create per due run (${due}); with one status write and one Event per due run, as the CronJob controller sends them, the least is 3 + 3 × ${due} = ${3 + 3 * due} (${((3 + 3 * due) / (3 + due)).toFixed(2)}×); sent: ${fmt(se(worst))}${cascade.length ? cascade.map(([fn, r]) => `; then, on its own writes' events (${fn}): ${fmt(r)}`).join('') : '; its own writes coming back as events: nothing'}`,
       },
       {
         name: `API requests per tick, all functions, ${n} policies`,

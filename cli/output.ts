@@ -3,6 +3,7 @@
  * `table` prints the human view the command builds, with kubectl's column layout.
  */
 import { stringify } from 'yaml';
+import { humanBytes as iec } from '../shared/units.ts';
 import type { Io, OutputFormat } from './command.ts';
 
 /** Prints `data` as JSON or YAML, or calls `human` for the table view. */
@@ -39,16 +40,9 @@ export function fields(pairs: [string, string | number | undefined][], indent = 
   return shown.map(([k, v]) => `${indent}${`${k}:`.padEnd(width)}${String(v)}`).join('\n');
 }
 
+/** A size in binary units, as the Backup's status and `kubectl get backups` show it (shared/units.ts). */
 export function humanBytes(n: number | undefined): string | undefined {
-  if (n === undefined) return undefined;
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+  return n === undefined ? undefined : iec(n);
 }
 
 /** kubectl's short age: `45s`, `12m`, `3h`, `5d`. */

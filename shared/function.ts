@@ -13,9 +13,9 @@ import type { CloudEvent } from 'cloudevents';
 import { type Clock, systemClock } from './clock.ts';
 import { CairnError, InvalidEvent, messageOf } from './errors.ts';
 import type { CloudEventLike } from './events.ts';
-import { KubeClient } from './kube.ts';
+import { KubeClient, type KubeObject } from './kube.ts';
 import { createLogger, type Logger } from './log.ts';
-import { applyPlan, type Plan, type Ref } from './plan.ts';
+import { applyPlan, type Plan, type Ref, readSet } from './plan.ts';
 
 export interface FunctionDeps {
   kube: KubeClient;
@@ -39,6 +39,11 @@ export interface Outcome {
   reply?: Reply;
   /** When set, `plan` is their actions in order, and each part is applied on its own. */
   parts?: Part[];
+  /**
+   * The objects the planner read and decided from: a status write about one of them starts from
+   * it instead of a GET (plan.ts ReadSet), its resourceVersion guarding the write.
+   */
+  read?: Iterable<KubeObject>;
 }
 
 /** The Event reason of a failure recorded on the object it is about. */
@@ -153,8 +158,8 @@ export function makeHandle(name: string, planner: Planner, opts: FunctionOptions
       log,
     };
     try {
-      const { plan, reply, parts } = await planner(event, deps);
-      const opts = { now: deps.clock.now(), log, component: name };
+      const { plan, reply, parts, read } = await planner(event, deps);
+      const opts = { now: deps.clock.now(), log, component: name, ...(read ? { read: readSet(read) } : {}) };
       if (!parts) await applyPlan(deps.kube, plan, opts);
       else await applyParts(name, deps, parts, opts);
       log.debug('handled', { actions: plan.length, reply: reply?.type });

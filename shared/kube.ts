@@ -16,6 +16,7 @@ import type { ObjectMeta } from './api/object.ts';
 import type { Clock } from './clock.ts';
 import { kubeTime, systemClock } from './clock.ts';
 import { AlreadyExists, ApiError, CairnError, Conflict, NotFound } from './errors.ts';
+import type { CoreEvent, EventCorrelator } from './event-recorder.ts';
 import { type Endpoint, loadKubeconfig } from './kubeconfig.ts';
 
 export interface KubeObject {
@@ -82,6 +83,12 @@ export function statusError(code: number, body: string, what: string): CairnErro
 export interface ListOptions {
   labelSelector?: string;
   fieldSelector?: string;
+  /**
+   * `resourceVersion=0`: any recent version will do, so the API server answers from its watch
+   * cache instead of a quorum read of etcd (as informers list). The answer may be a moment stale:
+   * ask for it only where deciding from a slightly older state is safe, and say why at the call.
+   */
+  cached?: boolean;
 }
 
 export interface EventInput {
@@ -156,6 +163,8 @@ export class KubeClient {
   readonly #clock: Clock;
   /** Requests sent, by verb and kind: benchmarks and tests count them. */
   readonly requests = new Map<string, number>();
+  /** client-go's EventCorrelator state for this client's Events (recordEvent), made on first use. */
+  #events: EventCorrelator | undefined;
 
   private constructor(
     endpoint: Endpoint,
@@ -294,7 +303,11 @@ export class KubeClient {
     const body = await this.#call<{ items?: T[] | null }>({
       method: 'GET',
       path,
-      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
+      query: {
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+        resourceVersion: opts.cached ? '0' : undefined,
+      },
       what: `list ${kind} in ${namespace ?? 'all namespaces'}`,
     });
     // A list's items carry no apiVersion and kind of their own.
@@ -340,8 +353,10 @@ export class KubeClient {
   }
 
   /**
-   * Re-reads the object, lets `mutate` compute its new status from the current state, and writes
-   * it with the current resourceVersion; on 409 it starts again, at most `attempts` times.
+   * Lets `mutate` compute the object's new status from its current state and writes it with that
+   * state's resourceVersion; on 409 it reads the object again and starts over, at most `attempts`
+   * times. The first state is `current` when the caller has just read the object (a LIST of a
+   * tick), so a write costs one request; otherwise, and after every 409, it is read with a GET.
    * `mutate` returns undefined when nothing needs to change. Returns the object as stored, or
    * undefined when it no longer exists.
    */
@@ -350,10 +365,14 @@ export class KubeClient {
     namespace: string,
     name: string,
     mutate: (current: T) => T['status'] | undefined,
-    attempts = 5,
+    opts: { current?: T; attempts?: number } = {},
   ): Promise<T | undefined> {
+    const attempts = opts.attempts ?? 5;
+    // Without a resourceVersion the PUT would be unconditional: such an object is read again.
+    let known = opts.current?.metadata.resourceVersion ? opts.current : undefined;
     for (let i = 1; ; i++) {
-      const current = await this.get<T>(kind, namespace, name);
+      const current = known ?? (await this.get<T>(kind, namespace, name));
+      known = undefined;
       if (!current) return undefined;
       const status = mutate(current);
       if (status === undefined) return current;
@@ -366,12 +385,16 @@ export class KubeClient {
     }
   }
 
-  /** A JSON merge patch of the main resource (metadata, spec). */
+  /**
+   * A JSON merge patch of the main resource (metadata, spec); `strategic` sends it as a strategic
+   * merge patch instead (built-in kinds only, as client-go's Event recorder patches Events).
+   */
   async patch<T extends KubeObject>(
     kind: string,
     namespace: string,
     name: string,
     patch: object,
+    opts: { strategic?: boolean } = {},
   ): Promise<T> {
     const path = this.#path(kind, 'patch', namespace, name);
     this.#count('patch', kind);
@@ -379,7 +402,7 @@ export class KubeClient {
       method: 'PATCH',
       path,
       body: patch,
-      contentType: 'application/merge-patch+json',
+      contentType: opts.strategic ? 'application/strategic-merge-patch+json' : 'application/merge-patch+json',
       what: `patch ${kind} ${namespace}/${name}`,
     });
   }
@@ -429,31 +452,30 @@ export class KubeClient {
   }
 
   /**
-   * Records a core/v1 Event about `involved`. The name is derived from the object, reason and
-   * message, so a repeat (a replayed or duplicated CloudEvent) bumps `count` instead of adding a
-   * line. Never throws: an Event that cannot be written must not fail the work it reports.
+   * Records a core/v1 Event about `involved` the way client-go's Event recorder does
+   * (shared/event-recorder.ts): a repeat of an event this process recorded is one PATCH of its
+   * count (and series), similar events past ten in ten minutes become one counted aggregate, and a
+   * source that floods one object is throttled. Names are derived from the event, so a repeat that
+   * a new process (or another replica) records finds the Event and bumps it (a GET and a PATCH more).
+   * Never throws: an Event that cannot be written must not fail the work it reports.
    */
   async recordEvent(involved: KubeObject, input: EventInput): Promise<void> {
     const { namespace = 'default', name, uid } = involved.metadata;
     const now = kubeTime(this.#clock.now());
-    // Imported here: loading node:crypto costs a start-up (the CLI's) that never records an Event.
-    const { createHash } = await import('node:crypto');
-    const hash = createHash('sha256')
-      .update(`${uid ?? name}\u0000${input.type}\u0000${input.reason}\u0000${input.message}`)
-      .digest('hex')
-      .slice(0, 16);
-    const eventName = `${name}.${hash}`;
-    const event = {
+    // Imported here: it loads node:crypto, a start-up cost the CLI (which records none) need not pay.
+    const { EventCorrelator } = await import('./event-recorder.ts');
+    this.#events ??= new EventCorrelator(this.#clock);
+    const r = this.#events.correlate({
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: eventName, namespace },
+      metadata: { name, namespace },
       involvedObject: {
         apiVersion: involved.apiVersion ?? API_VERSION,
-        kind: involved.kind,
+        ...(involved.kind ? { kind: involved.kind } : {}),
         name,
         namespace,
-        uid,
-        resourceVersion: involved.metadata.resourceVersion,
+        ...(uid ? { uid } : {}),
+        ...(involved.metadata.resourceVersion ? { resourceVersion: involved.metadata.resourceVersion } : {}),
       },
       type: input.type,
       reason: input.reason,
@@ -465,15 +487,41 @@ export class KubeClient {
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1,
-    };
+    });
+    if (r.skip) return;
+    const eventName = r.event.metadata.name;
+    const strategic = { strategic: true };
     try {
-      const { created, object } = await this.create('Event', event);
-      if (!created) {
-        await this.patch('Event', namespace, eventName, {
-          count: ((object.count as number) ?? 1) + 1,
-          lastTimestamp: now,
-        });
+      let stored: CoreEvent | undefined;
+      if (r.patch) {
+        try {
+          stored = await this.patch<CoreEvent>('Event', namespace, eventName, r.patch, strategic);
+        } catch (err) {
+          // Gone (Events expire): written anew, as client-go does.
+          if (!(err instanceof NotFound)) throw err;
+        }
       }
+      if (!stored) {
+        const { resourceVersion: _, ...metadata } = r.event.metadata;
+        const { created, object } = await this.create<CoreEvent>('Event', { ...r.event, metadata });
+        stored = object;
+        if (!created) {
+          const count = (object.count ?? 1) + 1;
+          stored = await this.patch<CoreEvent>(
+            'Event',
+            namespace,
+            eventName,
+            {
+              count,
+              lastTimestamp: now,
+              message: r.event.message,
+              series: { count, lastObservedTime: `${now.slice(0, 19)}.000000Z` },
+            },
+            strategic,
+          );
+        }
+      }
+      this.#events.updateState(stored);
     } catch {
       // Deliberately swallowed (see above); the caller's log has the action itself.
     }

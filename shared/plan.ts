@@ -103,15 +103,36 @@ export function describeAction(a: Action): string {
   }
 }
 
+/**
+ * Objects as the planner read them, by kind, namespace and name (readKey): a status write starts
+ * from the object read instead of a GET of its own, and the resourceVersion read guards it as
+ * always (a 409 reads again). applyPlan puts back what each write stored.
+ */
+export type ReadSet = Map<string, KubeObject>;
+
+export const readKey = (kind: string, namespace: string, name: string) =>
+  `${kind}\u0000${namespace}\u0000${name}`;
+
+/** A ReadSet of objects a planner read (each has its kind, as KubeClient returns them). */
+export function readSet(objects: Iterable<KubeObject>): ReadSet {
+  const out: ReadSet = new Map();
+  for (const o of objects)
+    if (o.kind) out.set(readKey(o.kind, o.metadata.namespace ?? 'default', o.metadata.name), o);
+  return out;
+}
+
 export interface ApplyOptions {
   now: Date;
   log: Logger;
   component: string;
+  /** What the planner read; status writes start from it (see ReadSet). */
+  read?: ReadSet;
 }
 
 /**
  * Carries out a plan in order. Creates are idempotent (AlreadyExists is success), deletes of what
- * is gone are success, status writes re-read and retry on conflict. An error stops the plan and
+ * is gone are success, status writes start from what the planner read (opts.read) or a GET, and
+ * re-read and retry on conflict. An error stops the plan and
  * propagates, so the event is redelivered and the next attempt decides again from fresh state.
  */
 export async function applyPlan(kube: KubeClient, plan: Plan, opts: ApplyOptions): Promise<void> {
@@ -130,12 +151,22 @@ export async function applyPlan(kube: KubeClient, plan: Plan, opts: ApplyOptions
       case 'patch':
         await kube.patch(a.kind, a.namespace, a.name, a.patch);
         break;
-      case 'status':
-        await kube.updateStatus(a.kind, a.namespace, a.name, (cur) => {
-          const next = applyStatus(cur.status as Record<string, unknown> | undefined, a, opts.now);
-          return JSON.stringify(next) === JSON.stringify(cur.status ?? {}) ? undefined : next;
-        });
+      case 'status': {
+        const k = readKey(a.kind, a.namespace, a.name);
+        const current = opts.read?.get(k);
+        const stored = await kube.updateStatus(
+          a.kind,
+          a.namespace,
+          a.name,
+          (cur) => {
+            const next = applyStatus(cur.status as Record<string, unknown> | undefined, a, opts.now);
+            return JSON.stringify(next) === JSON.stringify(cur.status ?? {}) ? undefined : next;
+          },
+          current ? { current } : {},
+        );
+        if (opts.read && stored) opts.read.set(k, { ...stored, kind: a.kind });
         break;
+      }
       case 'event':
         await kube.recordEvent(
           { apiVersion: a.involved.apiVersion, kind: a.involved.kind, metadata: { ...a.involved } },

@@ -141,7 +141,11 @@ export async function gatherEvent(
   };
 }
 
-/** The tick's state: four LISTs, then each open run's Job and Pods (a run that cannot be read is kept with its error). */
+/**
+ * The tick's state: four LISTs, then each open run's Job and Pods (a run that cannot be read is kept
+ * with its error). Read consistently, not from the watch cache: each policy's status is derived
+ * from the Backups listed, and a stale list would write an older history back.
+ */
 export async function gatherTick(kube: KubeClient): Promise<TickState> {
   const [backups, restores, dbbs, bps] = await Promise.all([
     kube.list<Backup>('Backup', undefined),

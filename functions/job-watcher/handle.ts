@@ -40,18 +40,28 @@ export const plan: Planner = async (event, deps) => {
       const state = await gatherEvent(deps.kube, ev);
       if (!state) return { plan: [] };
       const d = decideEvent(state, now);
-      if (!d.reply || !state.run) return { plan: d.plan };
+      // Status writes start from the objects just read (no GET before each PUT).
+      const read = [state.run?.run, state.policy?.policy, state.verifiedBackup].filter(
+        (o) => o !== undefined,
+      );
+      if (!d.reply || !state.run) return { plan: d.plan, read };
       const reply = cairnEvent(d.reply.type as CairnEventType, {
         id: replyId(refOf(state.run.run, state.run.kind), d.reply.type),
         subject: d.reply.subject,
         source: functionSource(NAME),
         data: d.reply.data,
       });
-      return { plan: d.plan, reply };
+      return { plan: d.plan, reply, read };
     }
-    case 'ping':
-      // The tick answers with no event: each finished run's own event carries it.
-      return outcomeOfParts(decideTick(await gatherTick(deps.kube), now));
+    case 'ping': {
+      // The tick answers with no event: each finished run's own event carries it. Its status
+      // writes start from the listed objects.
+      const state = await gatherTick(deps.kube);
+      return {
+        ...outcomeOfParts(decideTick(state, now)),
+        read: [...state.backups, ...state.restores, ...state.policies.map((p) => p.policy)],
+      };
+    }
     default:
       throw new InvalidEvent(`type: ${NAME} does not handle ${String(event.type)} events`, 'type');
   }

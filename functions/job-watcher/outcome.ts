@@ -13,6 +13,7 @@ import type { KubeObject } from '../../shared/kube.ts';
 import type { Action, Plan, Ref } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
 import { isFinished } from '../../shared/policy.ts';
+import { humanBytes, humanDuration } from '../../shared/units.ts';
 
 /** A Backup or Restore without a Job this long after it was created has lost its launcher. */
 export const NO_JOB_GRACE_SECONDS = 600;
@@ -189,17 +190,6 @@ export function outcomeOf(state: JobState, now: Date): Outcome | undefined {
 const seconds = (from?: string, to?: string) =>
   from && to ? Math.max(0, Math.round(((timeOf(to) ?? 0) - (timeOf(from) ?? 0)) / 100) / 10) : undefined;
 
-function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
 /** A dev.cairn.* event to reply with: its type, the object it is about, its data. */
 export interface Reply {
   type: string;
@@ -296,6 +286,9 @@ export function decideRun(
         manifestKey: r.manifestKey,
         sizeBytes: r.sizeBytes,
         rawBytes: r.rawBytes,
+        // The forms `kubectl get backups` shows (printer columns cannot format a number).
+        size: humanBytes(r.sizeBytes),
+        duration: humanDuration(duration * 1000),
         compression: r.compression,
       });
     } else {

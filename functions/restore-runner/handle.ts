@@ -15,6 +15,8 @@ export const plan: Planner = async (event, { kube, clock }) => {
   const now = clock.now();
   switch (eventKind(event)) {
     case 'ping': {
+      // Read consistently, not from the watch cache: a stale Restore that already has its Job
+      // would be decided again and its status written back from an older state.
       const restores = (await kube.list<Restore>('Restore', undefined)).filter(waiting);
       // One part per Restore: one that cannot be started stops no other (DESIGN.md rule 8).
       const parts = await planEach(

@@ -40,7 +40,11 @@ async function gatherPolicy(
   };
 }
 
-/** The tick: one LIST per kind, grouped per policy (including policies that are gone). */
+/**
+ * The tick: one LIST per kind, grouped per policy (including policies that are gone). Read
+ * consistently, not from the watch cache: it deletes from what it reads, and a stale list could
+ * miss the newest Completed Backup it must keep, or a run that started.
+ */
 async function gatherAll(kube: KubeClient): Promise<PrunerState[]> {
   const [dbbs, bps, backups, jobs, restores] = await Promise.all([
     kube.list<Policy>('DatabaseBackup', undefined),

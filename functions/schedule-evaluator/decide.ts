@@ -44,6 +44,23 @@ function sameCondition(p: Policy, c: ConditionInput): boolean {
   return cur?.status === c.status && cur.reason === c.reason && cur.message === c.message;
 }
 
+/**
+ * Nothing to do before the next run the status records: the status describes the current spec
+ * (observedGeneration equals generation), says Ready=Scheduled, and that run is still ahead.
+ * decide's fast path; handle.ts also skips, without a read, the update events of such a policy
+ * (its status writes coming back), since deciding again could only return nothing.
+ */
+export function settled(policy: Policy, now: Date): boolean {
+  const generation = policy.metadata.generation;
+  const status = policy.status ?? {};
+  return (
+    (generation === undefined || status.observedGeneration === generation) &&
+    getCondition(status.conditions, 'Ready')?.reason === Reason.Scheduled &&
+    !!status.nextScheduledBackup &&
+    now < new Date(status.nextScheduledBackup)
+  );
+}
+
 export function decide(
   { kind, policy, backups }: PolicyState,
   now: Date,
@@ -124,15 +141,7 @@ export function decide(
   }
 
   // Fast path: nothing is due before the next run this status already records.
-  const readyScheduled = getCondition(status.conditions, 'Ready')?.reason === Reason.Scheduled;
-  if (
-    upToDate &&
-    readyScheduled &&
-    status.nextScheduledBackup &&
-    now < new Date(status.nextScheduledBackup)
-  ) {
-    return [];
-  }
+  if (settled(policy, now)) return [];
 
   const created = policy.metadata.creationTimestamp ? new Date(policy.metadata.creationTimestamp) : now;
   const since = status.lastScheduleTime ? new Date(status.lastScheduleTime) : created;

@@ -1,4 +1,18 @@
-/** schedule-evaluator's reads: one LIST per kind per tick, or one policy and its Backups. */
+/**
+ * schedule-evaluator's reads: one LIST per kind per tick, or one policy and its Backups.
+ *
+ * Which tick LISTs may come from the API server's watch cache (resourceVersion=0, a moment stale):
+ * - the policies: yes. Deciding from an older policy is deciding as a tick a moment earlier would
+ *   have: a due run it finds is created by its deterministic name (AlreadyExists if it was already),
+ *   its status write carries the old resourceVersion (409: read again, decide the write again,
+ *   lastScheduleTime never moves back), and a spec edited in that moment is evaluated by the
+ *   edit's own update event, which reads the policy with a GET.
+ * - the Backups: no. Forbid counts the active runs from them and Replace deletes those: a stale
+ *   list could miss a run just started (two at once under Forbid) or show a finished run as
+ *   active (Replace would delete a completed backup). They are read consistently.
+ * - the Restores (only when some policy verifies on a cron): no, for the same reason: a
+ *   verification still running must be seen, or a second one starts beside it.
+ */
 import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import type { KubeClient } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
@@ -9,8 +23,8 @@ const POLICY_KINDS: readonly PolicyKind[] = ['DatabaseBackup', 'BackupPolicy'];
 
 export async function gatherAll(kube: KubeClient): Promise<PolicyState[]> {
   const [dbbs, bps, backups] = await Promise.all([
-    kube.list<Policy>('DatabaseBackup', undefined),
-    kube.list<Policy>('BackupPolicy', undefined),
+    kube.list<Policy>('DatabaseBackup', undefined, { cached: true }),
+    kube.list<Policy>('BackupPolicy', undefined, { cached: true }),
     kube.list<Backup>('Backup', undefined),
   ]);
   // Restores matter only to cron verification: one more LIST only when some policy has it.

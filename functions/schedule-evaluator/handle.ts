@@ -6,7 +6,8 @@ import { InvalidEvent } from '../../shared/errors.ts';
 import { eventKind, parseResourceEvent } from '../../shared/events.ts';
 import { makeHandle, outcomeOfParts, type Planner, planEach } from '../../shared/function.ts';
 import { refOf } from '../../shared/plan.ts';
-import { decide, decideCronVerification } from './decide.ts';
+import type { Policy } from '../../shared/policy.ts';
+import { decide, decideCronVerification, settled } from './decide.ts';
 import { gatherAll, gatherOne, isPolicyKind } from './gather.ts';
 
 export const NAME = 'schedule-evaluator';
@@ -22,7 +23,8 @@ export const plan: Planner = async (event, { kube, clock }) => {
         (s) => refOf(s.policy, s.kind),
         (s) => [...decide(s, now), ...decideCronVerification(s, now)],
       );
-      return outcomeOfParts(parts);
+      // The status writes start from the listed policies: no GET before each PUT.
+      return { ...outcomeOfParts(parts), read: states.map((s) => s.policy) };
     }
     case 'resource': {
       const ev = parseResourceEvent(event);
@@ -33,8 +35,18 @@ export const plan: Planner = async (event, { kube, clock }) => {
         );
       }
       if (ev.action === 'delete') return { plan: [] };
+      // A status-only update — this function's own status write, or job-watcher's, coming back —
+      // of a policy with nothing due before its recorded next run: deciding again could only
+      // return nothing, so nothing is read. (A spec change moves generation past
+      // observedGeneration; a run waiting under Forbid has its next run in the past; cron
+      // verification also depends on the Restores, so such policies are read; the tick
+      // re-examines everything a minute later in any case.)
+      const seen = ev.object as unknown as Policy;
+      if (ev.action === 'update' && !seen.spec?.verification?.schedule && settled(seen, now))
+        return { plan: [] };
       const state = await gatherOne(kube, ev.kind, ev.namespace, ev.name);
-      return { plan: state ? [...decide(state, now), ...decideCronVerification(state, now)] : [] };
+      if (!state) return { plan: [] };
+      return { plan: [...decide(state, now), ...decideCronVerification(state, now)], read: [state.policy] };
     }
     default:
       throw new InvalidEvent(`type: ${NAME} does not handle ${String(event.type)} events`, 'type');

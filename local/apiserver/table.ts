@@ -3,38 +3,12 @@
  * CRD's additionalPrinterColumns evaluated with Kubernetes JSONPath.
  */
 import { JSONPath } from 'jsonpath-plus';
+import { humanDuration } from '../../shared/units.ts';
 import type { Json, KubeObject, PrinterColumn, ResourceType, TableColumns } from './types.ts';
 
-/** apimachinery's duration.HumanDuration, for AGE-like cells. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < -1) return '<invalid>';
-  if (seconds < 0) return '0s';
-  if (seconds < 120) return `${seconds}s`;
-  const minutes = Math.trunc(seconds / 60);
-  if (minutes < 10) {
-    const s = seconds % 60;
-    return s === 0 ? `${minutes}m` : `${minutes}m${s}s`;
-  }
-  if (minutes < 180) return `${minutes}m`;
-  const hours = Math.trunc(minutes / 60);
-  if (hours < 8) {
-    const m = minutes % 60;
-    return m === 0 ? `${hours}h` : `${hours}h${m}m`;
-  }
-  if (hours < 48) return `${hours}h`;
-  if (hours < 24 * 8) {
-    const h = hours % 24;
-    return h === 0 ? `${Math.trunc(hours / 24)}d` : `${Math.trunc(hours / 24)}d${h}h`;
-  }
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24)}d`;
-  if (hours < 24 * 365 * 8) {
-    const dy = Math.trunc(hours / 24) % 365;
-    const y = Math.trunc(hours / 24 / 365);
-    return dy === 0 ? `${y}y` : `${y}y${dy}d`;
-  }
-  return `${Math.trunc(hours / 24 / 365)}y`;
-}
+// apimachinery's duration.HumanDuration, for AGE-like cells: one copy, in shared/ (a function
+// writes the same form into a Backup's status).
+export { humanDuration };
 
 export function age(ts: string | undefined, now: Date): string {
   if (!ts) return '<unknown>';

@@ -47,6 +47,13 @@ export const BackupStatus = Type.Object(
     startTime: Type.Optional(Timestamp('When the backup Job started.')),
     completionTime: Type.Optional(Timestamp('When the backup ended.')),
     durationSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+    duration: Type.Optional(
+      Type.String({
+        maxLength: 32,
+        description:
+          'How long the backup took, as kubectl prints a duration (`45s`, `3m10s`, `2h5m`); durationSeconds has the number.',
+      }),
+    ),
     location: Type.Optional(
       Type.String({ description: 'URL of the artifact: s3://…, gs://…, pvc://claim/path.' }),
     ),
@@ -63,6 +70,13 @@ export const BackupStatus = Type.Object(
       Type.Integer({ minimum: 0, format: 'int64', description: 'Size before compression.' }),
     ),
     sizeBytes: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+    size: Type.Optional(
+      Type.String({
+        maxLength: 32,
+        description:
+          'The artifact size in binary units (`803 B`, `2.6 MiB`, `257 MiB`); sizeBytes has the number.',
+      }),
+    ),
     sha256: Type.Optional(Type.String({ pattern: '^[a-f0-9]{64}$' })),
     compression: Type.Optional(StringEnum(COMPRESSIONS)),
     reason: Type.Optional(Type.String({ maxLength: 256 })),
@@ -86,8 +100,9 @@ export const backupKind: KindDef = {
   printerColumns: [
     { name: 'Policy', type: 'string', jsonPath: '.spec.policyRef.name' },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-    { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes' },
-    { name: 'Duration', type: 'number', jsonPath: '.status.durationSeconds' },
+    // Printer columns cannot format a number, so job-watcher writes the readable forms beside them.
+    { name: 'Size', type: 'string', jsonPath: '.status.size' },
+    { name: 'Duration', type: 'string', jsonPath: '.status.duration' },
     { name: 'Verified', type: 'string', jsonPath: '.status.conditions[?(@.type=="Verified")].status' },
     { name: 'Scheduled', type: 'date', jsonPath: '.spec.scheduledTime', priority: 1 },
     { name: 'Location', type: 'string', jsonPath: '.status.location', priority: 1 },

@@ -171,9 +171,14 @@ test.serial(
     t.regex(get.stdout, /^NAME\s+STRATEGY\s+SCHEDULE\s+SUSPEND\s+LAST\s+LAST SUCCESS\s+NEXT\s+READY\s+AGE$/m);
     t.regex(get.stdout, /^NAME\s+POLICY\s+PHASE\s+SIZE\s+DURATION\s+(\S+\s+)*AGE$/m);
     t.regex(get.stdout, /^NAME\s+BACKUP\s+PHASE\s+COMPLETED\s+AGE$/m);
+    // SIZE and DURATION with units (issue 17): binary units as go-humanize prints them, and the
+    // duration as kubectl prints a Job's (`45s`, `3m10s`), whatever the numbers are.
     t.regex(
       get.stdout,
-      new RegExp(`^backup.backup.cairn.dev/${completed.metadata.name}\\s+web\\s+Completed\\s+\\d+`, 'm'),
+      new RegExp(
+        `^backup.backup.cairn.dev/${completed.metadata.name}\\s+web\\s+Completed\\s+\\d+(\\.\\d)? (B|KiB|MiB|GiB)\\s+(\\d+[smhdy])+\\s`,
+        'm',
+      ),
     );
     t.regex(get.stdout, /^backuppolicy.backup.cairn.dev\/web\s+(tar\s+)?0 3 \* \* \*\s+.*Succeeded/m);
 

@@ -417,11 +417,13 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
       const expected = await noFaults();
       const w = await startWorld();
       t.teardown(() => w.stop());
-      // Hangs cost a timeout each: the hang test below has them.
+      // Hangs cost a timeout each: the hang test below has them. The rate keeps more than ten
+      // faults in each seed's flow now that the flow sends fewer requests (issue 17; at 0.15 seed 3
+      // drew 8 in 89).
       w.proxy.setPlan(
         randomPlan({
           seed,
-          rate: 0.15,
+          rate: 0.2,
           weights: { conflict: 2, internal: 3, throttle: 2, reset: 2, lost: 3, stale: 3 },
         }),
       );

@@ -40,6 +40,8 @@ export interface ApiRequest {
   namespace?: string;
   name?: string;
   subresource?: string;
+  /** The query string without its `?` (`resourceVersion=0&labelSelector=…`), when there is one. */
+  query?: string;
 }
 
 /** Chooses the fault for a request, or none. */
@@ -132,6 +134,7 @@ export function describeRequest(seq: number, method: string, url: string): ApiRe
     ...(namespace ? { namespace } : {}),
     ...(name ? { name } : {}),
     ...(subresource ? { subresource } : {}),
+    ...(u.search ? { query: u.search.slice(1) } : {}),
   };
 }
 

@@ -93,6 +93,45 @@ test('a complete Job with the agent result makes the Backup Completed with locat
   t.like(d.reply?.data, { name: 'b1', sha256: sha });
 });
 
+test('a completed Backup says its size and duration as kubectl users read them (binary units, kubectl’s durations), beside the numbers', (t) => {
+  const long = formatAgentResult({
+    ok: true,
+    command: 'backup',
+    location: 's3://bkt/pg/x.dump.zst',
+    key: 'pg/x.dump.zst',
+    manifestKey: 'pg/x.manifest.json',
+    sizeBytes: 269_790_003,
+    rawBytes: 1_000_000_000,
+    sha256: sha,
+    compression: 'zstd',
+    startTime: '2025-03-20T01:00:02Z',
+    completionTime: '2025-03-20T01:03:12.600Z',
+    durationMs: 190_600,
+  });
+  const state = {
+    job: job({ startTime: '2025-03-20T01:00:02Z', conditions: [{ type: 'Complete', status: 'True' }] }),
+    pods: [pod('Succeeded', { exitCode: 0, reason: 'Completed', message: long })],
+  };
+  const d = decideRun('Backup', pending(), state, new Date('2025-03-20T01:04:00Z'), false);
+  t.like(statusOf(d.plan), {
+    sizeBytes: 269_790_003,
+    size: '257 MiB',
+    durationSeconds: 190.6,
+    duration: '3m10s',
+  });
+  const short = decideRun(
+    'Backup',
+    pending(),
+    {
+      job: job({ startTime: '2025-03-20T01:00:02Z', conditions: [{ type: 'Complete', status: 'True' }] }),
+      pods: [pod('Succeeded', { exitCode: 0, reason: 'Completed', message: okMessage })],
+    },
+    now,
+    false,
+  );
+  t.like(statusOf(short.plan), { sizeBytes: 2048, size: '2.0 KiB', durationSeconds: 6, duration: '6s' });
+});
+
 test('a complete Job whose Succeeded pod is not visible yet waits for the pod, then fails without a result', (t) => {
   const complete = job({
     completionTime: '2025-03-20T01:01:50Z',

@@ -1,0 +1,66 @@
+/**
+ * job-launcher's API requests on a tick's new Backups, counted at the wire (issue 17;
+ * test/fixtures/counted-api.ts): the add event reads the Backup once (its status write starts from
+ * that read), and the update events of the run's own status writes cost nothing.
+ */
+import test from 'ava';
+import type { Backup } from '../../../shared/api/index.ts';
+import { type KubeObjectLike, resourceEvent } from '../../../shared/events.ts';
+import type { KubeObject } from '../../../shared/kube.ts';
+import { backup, backupPolicy } from '../../../test/builders.ts';
+import { startCountedApi } from '../../../test/fixtures/counted-api.ts';
+import { NAME, plan } from '../handle.ts';
+
+const fresh = <T extends KubeObject>(o: T): T => {
+  const { uid: _u, creationTimestamp: _c, generation: _g, ...metadata } = o.metadata;
+  return { ...o, metadata } as T;
+};
+
+test('a new Backup: one read of it, one status write from that read, an Event; its status write coming back costs nothing', async (t) => {
+  const api = await startCountedApi();
+  t.teardown(() => api.stop());
+  const post = await api.serve(NAME, plan);
+  // Its destination claim does not exist: the run fails at once, as in the bench's tick.
+  await api.direct.create('BackupPolicy', fresh(backupPolicy('vol')));
+  const { object } = await api.direct.create(
+    'Backup',
+    fresh(backup('vol-203001010000', { kind: 'BackupPolicy', name: 'vol' })),
+  );
+  api.reset();
+  t.is(await post(resourceEvent('add', object as unknown as KubeObjectLike, { source: api.api.url })), 204);
+  t.deepEqual(api.requests(), [
+    'get backups',
+    'get backuppolicies',
+    'list persistentvolumeclaims',
+    'get persistentvolumeclaims',
+    'update:status backups',
+    'create events',
+  ]);
+  const failed = await api.direct.get<Backup>('Backup', 'default', 'vol-203001010000');
+  t.is(failed?.status?.phase, 'Failed');
+
+  api.reset();
+  t.is(
+    await post(resourceEvent('update', failed as unknown as KubeObjectLike, { source: api.api.url })),
+    204,
+  );
+  t.deepEqual(api.requests(), []);
+});
+
+test('an update of a Backup that still needs its Job is read and launched, as an add is', async (t) => {
+  const api = await startCountedApi();
+  t.teardown(() => api.stop());
+  const post = await api.serve(NAME, plan);
+  await api.direct.create('BackupPolicy', fresh(backupPolicy('vol')));
+  const { object } = await api.direct.create(
+    'Backup',
+    fresh(backup('vol-203001010000', { kind: 'BackupPolicy', name: 'vol' })),
+  );
+  api.reset();
+  t.is(
+    await post(resourceEvent('update', object as unknown as KubeObjectLike, { source: api.api.url })),
+    204,
+  );
+  t.is(api.requests()[0], 'get backups');
+  t.is((await api.direct.get<Backup>('Backup', 'default', 'vol-203001010000'))?.status?.phase, 'Failed');
+});
