@@ -11,7 +11,7 @@
  */
 import type { CloudEvent } from 'cloudevents';
 import { type Clock, systemClock } from './clock.ts';
-import { CairnError, InvalidEvent, messageOf } from './errors.ts';
+import { CairnError, Conflict, InvalidEvent, messageOf } from './errors.ts';
 import type { CloudEventLike } from './events.ts';
 import { KubeClient, type KubeObject } from './kube.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -88,46 +88,128 @@ export interface FunctionOptions {
   deps?: Partial<FunctionDeps>;
 }
 
+/** How often one delivery decides again after a 409 before it leaves the rest to a redelivery. */
+export const MAX_DECISIONS = 3;
+
+const partKey = (r: Ref) => `${r.kind}\u0000${r.namespace}\u0000${r.name}`;
+
 /**
- * Applies each part on its own. A part that fails is logged and recorded on its object (a Warning
- * Event, which never fails); the rest go on. Afterwards, if any failure may pass on another
- * delivery, the handler fails so that the Broker delivers again (what succeeded is done, and doing
- * it again changes nothing); refusals that would only repeat are left to the Events.
+ * Applies each part on its own. A part whose status write met a 409 is returned, to be decided
+ * again from fresh state (DESIGN.md rule 4); a part that failed otherwise is returned with its
+ * error; the rest go on.
  */
 async function applyParts(
-  name: string,
   deps: FunctionDeps,
   parts: readonly Part[],
   opts: Parameters<typeof applyPlan>[2],
-): Promise<void> {
+): Promise<{ conflicted: Part[]; failed: { part: Part; error: unknown }[] }> {
+  const conflicted: Part[] = [];
   const failed: { part: Part; error: unknown }[] = [];
   for (const part of parts) {
     try {
       if (part.error !== undefined) throw part.error;
       await applyPlan(deps.kube, part.plan, opts);
     } catch (error) {
-      failed.push({ part, error });
-      const { about } = part;
-      const message = `${name}: ${messageOf(error)}`.slice(0, 1024);
-      opts.log.error('failed about one object; the others go on', {
-        kind: about.kind,
-        object: `${about.namespace}/${about.name}`,
-        error: messageOf(error),
-      });
-      await deps.kube.recordEvent(
-        { apiVersion: about.apiVersion, kind: about.kind, metadata: { ...about } },
-        { type: 'Warning', reason: RECONCILIATION_FAILED, message, component: name },
-      );
+      if (error instanceof Conflict && part.error === undefined) conflicted.push(part);
+      else failed.push({ part, error });
     }
+  }
+  return { conflicted, failed };
+}
+
+/**
+ * Records each failure on the object it is about (a Warning Event, which never fails) and logs it.
+ * Afterwards, if any failure may pass on another delivery, the handler fails so that the Broker
+ * delivers again (what succeeded is done, and doing it again changes nothing); refusals that would
+ * only repeat are left to the Events.
+ */
+async function reportFailures(
+  name: string,
+  deps: FunctionDeps,
+  failed: readonly { part: Part; error: unknown }[],
+  total: number,
+  log: Logger,
+): Promise<void> {
+  for (const { part, error } of failed) {
+    const { about } = part;
+    const message = `${name}: ${messageOf(error)}`.slice(0, 1024);
+    log.error('failed about one object; the others go on', {
+      kind: about.kind,
+      object: `${about.namespace}/${about.name}`,
+      error: messageOf(error),
+    });
+    await deps.kube.recordEvent(
+      { apiVersion: about.apiVersion, kind: about.kind, metadata: { ...about } },
+      { type: 'Warning', reason: RECONCILIATION_FAILED, message, component: name },
+    );
   }
   const again = failed.filter((f) => retryable(f.error));
   if (again.length > 0) {
     const what = again.map((f) => `${f.part.about.kind} ${f.part.about.namespace}/${f.part.about.name}`);
     throw new CairnError(
       'ApiError',
-      `${again.length} of ${parts.length} object(s) failed and are retried (${what.join(', ')}): ${messageOf(again[0]?.error)}`,
+      `${again.length} of ${total} object(s) failed and are retried (${what.join(', ')}): ${messageOf(again[0]?.error)}`,
       { code: 500 },
     );
+  }
+}
+
+/**
+ * Plans and applies an event. A status write that meets a 409 means another writer got there
+ * first: the event is planned again from what the API server holds now and only what still needs
+ * doing is applied — for a tick, only the parts about the objects that conflicted — at most
+ * MAX_DECISIONS times; a conflict left after that is a failure the Broker delivers again.
+ */
+async function decideAndApply(
+  name: string,
+  planner: Planner,
+  event: CloudEventLike,
+  deps: FunctionDeps,
+): Promise<Outcome> {
+  const failed: { part: Part; error: unknown }[] = [];
+  let total = 0;
+  let outcome = await planner(event, deps);
+  for (let decision = 1; ; decision++) {
+    const { plan, parts, read } = outcome;
+    const opts = {
+      now: deps.clock.now(),
+      log: deps.log,
+      component: name,
+      ...(read ? { read: readSet(read) } : {}),
+    };
+    const last = decision >= MAX_DECISIONS;
+    if (!parts) {
+      try {
+        await applyPlan(deps.kube, plan, opts);
+        return outcome;
+      } catch (err) {
+        if (!(err instanceof Conflict) || last) throw err;
+        deps.log.info('a status write met a newer object: deciding again', {
+          decision,
+          error: messageOf(err),
+        });
+        outcome = await planner(event, deps);
+        continue;
+      }
+    }
+    if (decision === 1) total = parts.length;
+    const applied = await applyParts(deps, parts, opts);
+    failed.push(...applied.failed);
+    if (applied.conflicted.length === 0 || last) {
+      failed.push(
+        ...applied.conflicted.map((part) => ({ part, error: new Conflict('the object kept changing') })),
+      );
+      await reportFailures(name, deps, failed, total, deps.log);
+      return outcome;
+    }
+    deps.log.info('status writes met newer objects: deciding those again', {
+      decision,
+      objects: applied.conflicted.map((p) => `${p.about.kind} ${p.about.namespace}/${p.about.name}`),
+    });
+    const again = await planner(event, deps);
+    const wanted = new Set(applied.conflicted.map((p) => partKey(p.about)));
+    const retry = (again.parts ?? []).filter((p) => wanted.has(partKey(p.about)));
+    outcome = { ...again, plan: retry.flatMap((p) => p.plan), parts: retry };
   }
 }
 
@@ -158,10 +240,7 @@ export function makeHandle(name: string, planner: Planner, opts: FunctionOptions
       log,
     };
     try {
-      const { plan, reply, parts, read } = await planner(event, deps);
-      const opts = { now: deps.clock.now(), log, component: name, ...(read ? { read: readSet(read) } : {}) };
-      if (!parts) await applyPlan(deps.kube, plan, opts);
-      else await applyParts(name, deps, parts, opts);
+      const { plan, reply } = await decideAndApply(name, planner, event, deps);
       log.debug('handled', { actions: plan.length, reply: reply?.type });
       return reply;
     } catch (err) {

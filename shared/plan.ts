@@ -131,9 +131,11 @@ export interface ApplyOptions {
 
 /**
  * Carries out a plan in order. Creates are idempotent (AlreadyExists is success), deletes of what
- * is gone are success, status writes start from what the planner read (opts.read) or a GET, and
- * re-read and retry on conflict. An error stops the plan and
- * propagates, so the event is redelivered and the next attempt decides again from fresh state.
+ * is gone are success, status writes start from what the planner read (opts.read) or a GET. A
+ * status write that meets a 409 is not retried here: the plan was decided from the older object,
+ * so the Conflict propagates and the caller decides again from fresh state (DESIGN.md rule 4;
+ * makeHandle re-plans). Any other error stops the plan and propagates, so the event is
+ * redelivered and the next attempt decides again.
  */
 export async function applyPlan(kube: KubeClient, plan: Plan, opts: ApplyOptions): Promise<void> {
   for (const a of plan) {
@@ -162,7 +164,8 @@ export async function applyPlan(kube: KubeClient, plan: Plan, opts: ApplyOptions
             const next = applyStatus(cur.status as Record<string, unknown> | undefined, a, opts.now);
             return JSON.stringify(next) === JSON.stringify(cur.status ?? {}) ? undefined : next;
           },
-          current ? { current } : {},
+          // One attempt: writing the same fields onto a newer object would undo what changed it.
+          { attempts: 1, ...(current ? { current } : {}) },
         );
         if (opts.read && stored) opts.read.set(k, { ...stored, kind: a.kind });
         break;
