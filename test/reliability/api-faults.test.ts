@@ -509,7 +509,7 @@ test.serial(
 );
 
 test.serial(
-  'a stale resourceVersion on a status write gets a real 409, is retried by updateStatus and ends correct',
+  'a stale resourceVersion on a status write gets a real 409, is decided again inside the delivery and ends correct',
   async (t) => {
     const w = await startWorld();
     t.teardown(() => w.stop());
@@ -526,7 +526,7 @@ test.serial(
     t.true(stale >= 6, `${stale} stale writes`);
     t.is(w.proxy.answers.get('update:status 409'), stale, 'the emulator itself refused each stale write');
     const redelivered = run.deliveries.filter((d) => d.statuses.length > 1);
-    t.deepEqual(redelivered, [], 'each conflict was retried inside the delivery, not by the Broker');
+    t.deepEqual(redelivered, [], 'each conflict was decided again inside the delivery, not left to the Broker');
     checkRun(t, w, run, expected, 'stale');
     await tickChangesNothing(t, w, run.round2);
   },
