@@ -21,7 +21,7 @@ import { type PostgresServer, startPostgres } from '../fixtures/postgres.ts';
 import { destArgs, runAgent } from './helpers.ts';
 
 const PASSWORD = 'auth-pw-51c0';
-const SIGNING_KEY = 'k'.repeat(16) + 'signing-key-of-the-policy-0123456789';
+const SIGNING_KEY = `${'k'.repeat(16)}signing-key-of-the-policy-0123456789`;
 let pg: PostgresServer;
 let maria: MariadbServer;
 let drop: string;

@@ -526,7 +526,11 @@ test.serial(
     t.true(stale >= 6, `${stale} stale writes`);
     t.is(w.proxy.answers.get('update:status 409'), stale, 'the emulator itself refused each stale write');
     const redelivered = run.deliveries.filter((d) => d.statuses.length > 1);
-    t.deepEqual(redelivered, [], 'each conflict was decided again inside the delivery, not left to the Broker');
+    t.deepEqual(
+      redelivered,
+      [],
+      'each conflict was decided again inside the delivery, not left to the Broker',
+    );
     checkRun(t, w, run, expected, 'stale');
     await tickChangesNothing(t, w, run.round2);
   },
