@@ -10,12 +10,13 @@ import type { Backup, DatabaseBackup } from '../../../shared/api/index.ts';
 import { type KubeObjectLike, resourceEvent } from '../../../shared/events.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import { backup, databaseBackup } from '../../../test/builders.ts';
+import { apiFetch } from '../../../test/fixtures/api.ts';
 import { type Harness, startFunction } from '../../../test/function-harness.ts';
 import { plan } from '../handle.ts';
 
 /** Writes a resource's status through the emulator's status subresource, as a controller would. */
 async function putStatus(fn: Harness, path: string, obj: KubeObject, status: unknown): Promise<KubeObject> {
-  const res = await fetch(`${fn.api.url}${path}/status`, {
+  const res = await apiFetch(fn.api, `${path}/status`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ ...obj, status }),
@@ -25,7 +26,7 @@ async function putStatus(fn: Harness, path: string, obj: KubeObject, status: unk
 }
 
 async function post(fn: Harness, path: string, body: unknown): Promise<KubeObject> {
-  const res = await fetch(`${fn.api.url}${path}`, {
+  const res = await apiFetch(fn.api, path, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
