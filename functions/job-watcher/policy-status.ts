@@ -38,7 +38,8 @@ export function policyStatus(backups: readonly Backup[]): Record<string, unknown
   });
   return {
     lastBackup: latest?.metadata.name ?? null,
-    lastBackupStatus: latest ? LAST_STATUS[latest.status?.phase ?? 'Pending'] : null,
+    // Seed 004: before its first run a policy's last backup is Pending (what schedule-evaluator set first)
+    lastBackupStatus: latest ? LAST_STATUS[latest.status?.phase ?? 'Pending'] : 'Pending',
     activeBackupJob: active?.status?.jobName ?? null,
     lastSuccessfulBackup: success?.metadata.name ?? null,
     lastSuccessfulTime: success?.status?.completionTime ?? null,

@@ -64,6 +64,9 @@ export function decide(
     conditions: [condition],
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     monotonic: ['lastScheduleTime'],
+    // Seed 004: the first reconciliation initialises the status to Pending; job-watcher, which
+    // derives it from the Backups, may have been first.
+    ...('lastBackupStatus' in set ? { initial: ['lastBackupStatus'] } : {}),
     why,
   });
 
@@ -229,7 +232,10 @@ export function decide(
     reason: Reason.Scheduled,
     message: `schedule "${policy.spec.schedule}" in ${schedule.timeZone}`,
   };
+  const first = status.lastBackupStatus === undefined;
+  if (first) set.lastBackupStatus = 'Pending';
   const unchanged =
+    !first &&
     upToDate &&
     sameCondition(policy, ready) &&
     status.nextScheduledBackup === set.nextScheduledBackup &&
