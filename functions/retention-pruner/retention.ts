@@ -33,7 +33,8 @@ export function parseDuration(text: string): number {
 export function rulesOf(policy: Policy): RetentionRules {
   const spec = policy.spec as Policy['spec'] & { backupRetention?: number; retention?: Retention };
   const r = spec.retention ?? {};
-  const keepLast = spec.retentionCount ?? r.keepLast;
+  // retention.keepLast wins over retentionCount, which a BackupPolicy always has (its default 7).
+  const keepLast = r.keepLast ?? spec.retentionCount;
   const within = r.maxAge
     ? parseDuration(r.maxAge)
     : spec.backupRetention

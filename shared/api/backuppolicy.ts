@@ -33,6 +33,18 @@ export const BackupPolicySpec = Type.Object(
     ),
     volumeSnapshotClassName: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
     ...jobFields,
+    // Seed 002's default, filled in by the API server so that `kubectl get -o yaml` shows it. A
+    // default cannot depend on another field, so retention.keepLast (seed 003), when set, wins
+    // over it instead of being refused beside it.
+    retentionCount: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10000,
+        default: 7,
+        description:
+          'Keep the newest N completed backups (seed 002; default 7). retention.keepLast, when set, is used instead; the other retention rules keep more.',
+      }),
+    ),
     storageDestination: Type.Optional(StorageDestination),
     verification: Type.Optional(Verification),
   },
@@ -50,11 +62,6 @@ export const BackupPolicySpec = Type.Object(
         message: 'command applies to backupStrategy custom only',
         fieldPath: '.command',
         reason: 'FieldValueForbidden',
-      },
-      {
-        rule: '!has(self.retentionCount) || !has(self.retention) || !has(self.retention.keepLast)',
-        message: 'retentionCount and retention.keepLast mean the same thing: set one of them',
-        fieldPath: '.retentionCount',
       },
       ...VOLUME_VERIFICATION_RULES,
     ] satisfies CelRule[],
