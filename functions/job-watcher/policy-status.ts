@@ -27,7 +27,7 @@ export function policyStatus(backups: readonly Backup[]): Record<string, unknown
     const s = b.status ?? {};
     return {
       backup: b.metadata.name,
-      ...(s.jobName ? { job: s.jobName } : {}),
+      ...(s.jobName ? { jobName: s.jobName } : {}),
       ...(b.spec.scheduledTime ? { scheduledTime: b.spec.scheduledTime } : {}),
       ...(s.startTime ? { startTime: s.startTime } : {}),
       ...(s.completionTime ? { completionTime: s.completionTime } : {}),

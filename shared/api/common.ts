@@ -216,7 +216,13 @@ export const LAST_BACKUP_STATUSES = ['Pending', 'Running', 'Succeeded', 'Failed'
 export const HistoryEntry = Type.Object(
   {
     backup: Type.String(),
-    job: Type.Optional(Type.String()),
+    jobName: Type.Optional(Type.String({ description: "The run's Job (seed 002's BackupRecord.jobName)." })),
+    job: Type.Optional(
+      Type.String({
+        description:
+          'Deprecated: what jobName was called before; still valid in stored objects, and replaced by jobName the next time job-watcher derives the history.',
+      }),
+    ),
     scheduledTime: Type.Optional(Timestamp('The scheduled time of the run.')),
     startTime: Type.Optional(Timestamp('When the run started.')),
     completionTime: Type.Optional(Timestamp('When the run ended.')),

@@ -22,3 +22,27 @@ test('seed 004: a policy with no Backup yet derives lastBackupStatus Pending, so
     'Running',
   );
 });
+
+test("seed 002: backupHistory entries say jobName, as the seed's BackupRecord does", (t) => {
+  const h = policyStatus([backup('pg-nightly-1', ref, { phase: 'Completed', jobName: 'pg-nightly-1' })])
+    .backupHistory as Record<string, unknown>[];
+  t.is(h[0]?.jobName, 'pg-nightly-1');
+  t.false('job' in (h[0] ?? {}), 'the old name is not written any more');
+});
+
+test('seed 002: a history an older Cairn wrote with job is rewritten with jobName on the next derivation', (t) => {
+  const backups = [backup('pg-nightly-1', ref, { phase: 'Completed', jobName: 'pg-nightly-1' })];
+  const old = databaseBackup(
+    'pg-nightly',
+    {},
+    {
+      status: {
+        ...(policyStatus(backups) as object),
+        backupHistory: [{ backup: 'pg-nightly-1', job: 'pg-nightly-1', status: 'Succeeded' }],
+      },
+    },
+  );
+  const write = decidePolicy('DatabaseBackup', old as KubeObject, backups).find((a) => a.type === 'status');
+  const history = write?.type === 'status' ? (write.set.backupHistory as Record<string, unknown>[]) : [];
+  t.deepEqual(history, [{ backup: 'pg-nightly-1', jobName: 'pg-nightly-1', status: 'Succeeded' }]);
+});
