@@ -2,7 +2,15 @@
  * Things every function knows about policies and their Backups: which kind is which, owner
  * references, the Backup a schedule creates, and which Backups are finished.
  */
-import type { Backup, BackupPolicy, DatabaseBackup, OwnerReference, PolicyKind } from './api/index.ts';
+import type {
+  Backup,
+  BackupPolicy,
+  DatabaseBackup,
+  OwnerReference,
+  PolicyKind,
+  StorageDestination,
+} from './api/index.ts';
+import { DEFAULT_POLICY_DESTINATION } from './api/index.ts';
 import { API_VERSION } from './api/kinds.ts';
 import { kubeTime, timeOf } from './clock.ts';
 import type { KubeObject } from './kube.ts';
@@ -20,6 +28,22 @@ export function controllerRef(owner: KubeObject, kind: string): OwnerReference {
     controller: true,
     blockOwnerDeletion: true,
   };
+}
+
+/** Where a policy's runs write: its storageDestination, or a BackupPolicy's default claim. */
+export function destinationOf(policy: Policy): StorageDestination {
+  return policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
+}
+
+/** A BackupPolicy that takes CSI VolumeSnapshots: its runs write nothing to a destination. */
+export function isSnapshotPolicy(policy: Policy): boolean {
+  return (policy as BackupPolicy).spec.backupStrategy === 'snapshot';
+}
+
+/** The claim a policy's runs write to, when they write to one. */
+export function destinationClaim(policy: Policy): string | undefined {
+  const dest = destinationOf(policy);
+  return dest.type === 'pvc' && !isSnapshotPolicy(policy) ? dest.claimName : undefined;
 }
 
 export function policyLabels(kind: PolicyKind, name: string): Record<string, string> {

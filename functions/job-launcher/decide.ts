@@ -7,7 +7,6 @@
 import type { AgentSource } from '../../shared/agent-contract.ts';
 import { allowListFromEnv, type JobAllowList, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import type { Backup, BackupPolicy, DatabaseBackup, PolicyKind } from '../../shared/api/index.ts';
-import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
 import { kubeTime } from '../../shared/clock.ts';
 import type { ConditionInput } from '../../shared/conditions.ts';
 import { Reason } from '../../shared/conditions.ts';
@@ -22,10 +21,10 @@ import {
   passwordEnv,
   sourceVolumesBinding,
 } from '../../shared/jobs.ts';
-import { Labels, selectorToString } from '../../shared/labels.ts';
+import { Labels, SeedLabels, selectorToString } from '../../shared/labels.ts';
 import type { Action, Plan } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
-import { isFinished, type Policy, policyLabels } from '../../shared/policy.ts';
+import { destinationOf, isFinished, type Policy, policyLabels } from '../../shared/policy.ts';
 import { MissingCredentials, type PodInfo, podConnection } from './pod-credentials.ts';
 
 export interface Endpoint {
@@ -179,6 +178,14 @@ function volumeSource(state: LaunchState, p: BackupPolicy): { source: AgentSourc
   return { source: { kind: 'tar', paths }, binding };
 }
 
+/** Seed 002's labels on what a BackupPolicy's run creates; `pvc` only when it is one claim's. */
+function seedLabels(policy: Policy, claims: readonly string[]): Record<string, string> {
+  return {
+    [SeedLabels.backupPolicy]: policy.metadata.name,
+    ...(claims.length === 1 ? { [SeedLabels.pvc]: claims[0] as string } : {}),
+  };
+}
+
 export function decide(state: LaunchState, now: Date, allow: JobAllowList = allowListFromEnv()): Plan {
   const { backup, policy } = state;
   if (backup.metadata.deletionTimestamp || isFinished(backup) || backup.status?.jobName) return [];
@@ -201,7 +208,7 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
       ? databaseSource(state, policy as DatabaseBackup)
       : volumeSource(state, policy as BackupPolicy);
     const spec = policy.spec;
-    const dest = spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
+    const dest = destinationOf(policy);
     if (dest.type === 'pvc') needClaim(state, dest.claimName ?? '', 'spec.storageDestination.claimName');
     const { agent, binding: destBinding } = destinationBinding(dest);
     const labels = {
@@ -214,7 +221,7 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
       namespace: at.namespace,
       owner: backup,
       ownerKind: 'Backup',
-      labels,
+      labels: { ...labels, ...(kind === 'BackupPolicy' ? seedLabels(policy, state.selectedClaims) : {}) },
       options: {
         command: 'backup',
         source,

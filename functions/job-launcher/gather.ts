@@ -1,9 +1,8 @@
 /** job-launcher's reads: the Backup, its policy, and what the policy names in the namespace. */
 import type { Backup, BackupPolicy, DatabaseBackup } from '../../shared/api/index.ts';
-import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { selectorToString } from '../../shared/labels.ts';
-import { isFinished, type Policy } from '../../shared/policy.ts';
+import { destinationOf, isFinished, type Policy } from '../../shared/policy.ts';
 import type { Endpoint, LaunchState } from './decide.ts';
 import type { PodContainer, PodInfo } from './pod-credentials.ts';
 
@@ -78,7 +77,7 @@ export async function gather(kube: KubeClient, backup: Backup): Promise<LaunchSt
   // Secrets are not looked at, not even for existence: job-launcher may not read them (RBAC). A
   // missing one surfaces from the Pod (CreateContainerConfigError), which job-watcher reports.
   const claimNames = new Set<string>();
-  const dest = policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
+  const dest = destinationOf(policy);
   if (dest.type === 'pvc' && dest.claimName) claimNames.add(dest.claimName);
   if (kind === 'DatabaseBackup') {
     const db = policy as DatabaseBackup;
