@@ -40,6 +40,7 @@ export const Reason = {
   RestoreFailed: 'RestoreFailed',
   RestoreRefused: 'RestoreRefused',
   SourceNotFound: 'SourceNotFound',
+  DestinationNotFound: 'DestinationNotFound',
   SecretNotFound: 'SecretNotFound',
   JobDeleted: 'JobDeleted',
 } as const;

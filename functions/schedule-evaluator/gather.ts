@@ -1,9 +1,25 @@
-/** schedule-evaluator's reads: one LIST per kind per tick, or one policy and its Backups. */
+/**
+ * schedule-evaluator's reads: one LIST per kind per tick, or one policy and its Backups; and the
+ * claim a new, edited or claim-less policy writes to.
+ */
 import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import type { KubeClient } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
-import { backupsOf, groupKey, type Policy } from '../../shared/policy.ts';
-import type { PolicyState } from './decide.ts';
+import { backupsOf, destinationClaim, groupKey, type Policy } from '../../shared/policy.ts';
+import { needsClaimCheck, type PolicyState } from './decide.ts';
+
+/**
+ * The claim of a policy that needsClaimCheck, looked up (one GET; none in the steady state). The
+ * tick calls it per policy, so a failed GET is that policy's error only.
+ */
+export async function withClaims(kube: KubeClient, state: PolicyState): Promise<PolicyState> {
+  const claim = destinationClaim(state.policy);
+  if (!claim || !needsClaimCheck(state.policy)) return state;
+  const claims = await kube.existing('PersistentVolumeClaim', state.policy.metadata.namespace ?? 'default', [
+    claim,
+  ]);
+  return { ...state, claims };
+}
 
 const POLICY_KINDS: readonly PolicyKind[] = ['DatabaseBackup', 'BackupPolicy'];
 
@@ -60,12 +76,12 @@ export async function gatherOne(
     kube.list<Backup>('Backup', namespace, selector),
     policy.spec.verification?.schedule ? kube.list<Restore>('Restore', namespace, selector) : [],
   ]);
-  return {
+  return withClaims(kube, {
     kind: kind as PolicyKind,
     policy,
     backups: backupsOf(kind as PolicyKind, policy, backups),
     restores: restores.filter((r) => r.metadata.labels?.[Labels.policyKind] === kind),
-  };
+  });
 }
 
 export function isPolicyKind(kind: string): kind is PolicyKind {

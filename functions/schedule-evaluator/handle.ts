@@ -7,7 +7,7 @@ import { eventKind, parseResourceEvent } from '../../shared/events.ts';
 import { makeHandle, outcomeOfParts, type Planner, planEach } from '../../shared/function.ts';
 import { refOf } from '../../shared/plan.ts';
 import { decide, decideCronVerification } from './decide.ts';
-import { gatherAll, gatherOne, isPolicyKind } from './gather.ts';
+import { gatherAll, gatherOne, isPolicyKind, withClaims } from './gather.ts';
 
 export const NAME = 'schedule-evaluator';
 
@@ -20,7 +20,7 @@ export const plan: Planner = async (event, { kube, clock }) => {
       const parts = await planEach(
         states,
         (s) => refOf(s.policy, s.kind),
-        (s) => [...decide(s, now), ...decideCronVerification(s, now)],
+        async (s) => [...decide(await withClaims(kube, s), now), ...decideCronVerification(s, now)],
       );
       return outcomeOfParts(parts);
     }
