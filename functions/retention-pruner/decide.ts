@@ -117,13 +117,14 @@ export function decide(state: PrunerState, now: Date): Plan {
         rules.keepDaily ? `keepDaily=${rules.keepDaily}` : '',
         rules.keepWeekly ? `keepWeekly=${rules.keepWeekly}` : '',
         rules.keepMonthly ? `keepMonthly=${rules.keepMonthly}` : '',
+        rules.keepFailed !== undefined ? `keepFailed=${rules.keepFailed}` : '',
       ].filter(Boolean);
       plan.push({
         type: 'event',
         involved: { ...at, ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}) },
         eventType: 'Normal',
         reason: 'CleanupTriggered',
-        message: `Deleting ${expire.length} old backup(s) (${said.join(', ') || `failed history ${rules.keepFailed}`}): ${expire.map((b) => b.metadata.name).join(', ')}`,
+        message: `Deleting ${expire.length} old backup(s) (${said.join(', ')}): ${expire.map((b) => b.metadata.name).join(', ')}`,
       });
     }
   }

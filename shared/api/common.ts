@@ -134,6 +134,14 @@ export const Retention = Type.Object(
         description: 'Keep the newest of each of the last N months.',
       }),
     ),
+    keepFailed: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10000,
+        description:
+          'Keep the newest N failed backups and delete older failed ones. Without it failed backups are never deleted by retention (the other rules count completed backups only).',
+      }),
+    ),
     maxAge: Type.Optional(
       Type.String({
         pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w))+$',

@@ -71,3 +71,32 @@ test("seed 002's own retentionCount is kept as written", async (t) => {
   t.is(p.spec.retentionCount, 3);
   t.is(rulesOf(p).keepLast, 3);
 });
+
+/** Five failed runs and five completed ones, alternating, one a day. */
+const mixed = Array.from({ length: 10 }, (_, i) =>
+  backup(
+    `${i % 2 ? 'ok' : 'failed'}-${i + 1}`,
+    ref,
+    i % 2 ? { phase: 'Completed' } : { phase: 'Failed', reason: 'SourceFailed' },
+    {},
+    { scheduledTime: `2025-03-${String(i + 10).padStart(2, '0')}T01:00:00Z` },
+  ),
+);
+
+test('seed 003: keepLast alone never deletes failed Backups', async (t) => {
+  const emu = await emulator();
+  t.teardown(() => emu.close());
+  // failedJobsHistoryLimit (default 1) is about Jobs, not Backups.
+  const p = await applyAndGet(emu, '  retention: {keepLast: 3}\n');
+  const v = applyRetention(mixed, rulesOf(p), 'UTC', now);
+  t.deepEqual(names(v.expire), ['ok-2', 'ok-4']);
+});
+
+test('failed Backups are trimmed only by the explicit retention.keepFailed, which keeps the newest N', async (t) => {
+  const emu = await emulator();
+  t.teardown(() => emu.close());
+  const p = await applyAndGet(emu, '  retention: {keepLast: 3, keepFailed: 2}\n');
+  t.is(p.spec.retention?.keepFailed, 2);
+  const v = applyRetention(mixed, rulesOf(p), 'UTC', now);
+  t.deepEqual(names(v.expire), ['failed-1', 'failed-3', 'failed-5', 'ok-2', 'ok-4']);
+});
