@@ -39,6 +39,7 @@ export const Reason = {
   RestoreCompleted: 'RestoreCompleted',
   RestoreFailed: 'RestoreFailed',
   RestoreRefused: 'RestoreRefused',
+  WaitingForBackup: 'WaitingForBackup',
   SourceNotFound: 'SourceNotFound',
   DestinationNotFound: 'DestinationNotFound',
   SecretNotFound: 'SecretNotFound',

@@ -24,7 +24,7 @@ import {
 import { Labels, SeedLabels, selectorToString } from '../../shared/labels.ts';
 import type { Action, Plan } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
-import { destinationOf, isFinished, type Policy, policyLabels } from '../../shared/policy.ts';
+import { adoptionPatch, destinationOf, isFinished, type Policy, policyLabels } from '../../shared/policy.ts';
 import { MissingCredentials, type PodInfo, podConnection } from './pod-credentials.ts';
 
 export interface Endpoint {
@@ -243,21 +243,7 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
       backoffLimit: spec.backoffLimit ?? 2,
       activeDeadlineSeconds: spec.activeDeadlineSeconds ?? 3600,
     });
-    const plan: Action[] = [];
-    const missing = Object.entries(labels).filter(
-      ([k]) => k !== Labels.component && backup.metadata.labels?.[k] === undefined,
-    );
-    if (missing.length > 0) {
-      // A Backup made by hand gets the policy's labels, so the policy's status and retention see it.
-      plan.push({
-        type: 'patch',
-        kind: 'Backup',
-        namespace: at.namespace,
-        name: at.name,
-        patch: { metadata: { labels: Object.fromEntries(missing) } },
-        why: 'label the Backup with its policy',
-      });
-    }
+    const plan: Action[] = [...adopt(state)];
     plan.push({ type: 'create', kind: 'Job', object: job, why: `run the agent for Backup ${at.name}` });
     plan.push({
       type: 'status',
@@ -280,7 +266,31 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
     });
     return plan;
   } catch (err) {
-    if (err instanceof Refusal) return fail(state, now, err.reason, err.message, err.conditions);
+    if (err instanceof Refusal)
+      return [...adopt(state), ...fail(state, now, err.reason, err.message, err.conditions)];
     throw err;
   }
+}
+
+/**
+ * A Backup made by hand (seed 003) gets what a scheduled one has, from job-launcher, the first
+ * function to see it: the policy's labels (so its status and retention see it), the policy as its
+ * owner and the artifact finalizer (so deleting it, or the policy, deletes its artifact too).
+ */
+function adopt(state: LaunchState): Action[] {
+  const { backup, policy } = state;
+  if (!policy) return [];
+  const patch = adoptionPatch(backup.spec.policyRef.kind, policy, backup);
+  if (!patch) return [];
+  const at = refOf(backup, 'Backup');
+  return [
+    {
+      type: 'patch',
+      kind: 'Backup',
+      namespace: at.namespace,
+      name: at.name,
+      patch,
+      why: `a Backup made by hand: owned by its ${policy.kind ?? backup.spec.policyRef.kind} like a scheduled one`,
+    },
+  ];
 }
