@@ -46,6 +46,8 @@ export const ROUTES: [string, string, string?][] = [
   ['restore-runner', 'dev.knative.sources.ping'],
   ['restore-runner', `${R}add`, 'Restore'],
   ['restore-runner', `${R}update`, 'Restore'],
+  ['restore-runner', 'dev.cairn.backup.completed'],
+  ['restore-runner', 'dev.cairn.backup.failed'],
 ];
 
 /** The functions an event goes to, each once (eventing/all-in-one delivers it to cairn once). */

@@ -11,7 +11,7 @@ import { groupKey } from '../../shared/policy.ts';
 import { isVerification } from '../../shared/verification.ts';
 import type { EventState, PolicyState, RunState, TickState, UnreadRun } from './gather.ts';
 import { decideRun, type Reply } from './outcome.ts';
-import { decidePolicy } from './policy-status.ts';
+import { decidePolicy, runEventsOnPolicy } from './policy-status.ts';
 import { decideVerification, decideVerified, unrecordedVerifications } from './verification.ts';
 
 export interface EventDecision {
@@ -70,6 +70,7 @@ export function decideEvent(state: EventState, now: Date): EventDecision {
   if (run.kind === 'Backup' && policy) {
     const merged = replaced(policy.backups, d.updated as Backup);
     d.before.push(...decidePolicy(policy.kind, policy.policy, merged));
+    d.after.push(...runEventsOnPolicy(d.after, policy.kind, policy.policy));
     if (d.reply && d.updated.status?.phase === 'Completed' && policy.policy.spec.verification)
       d.after.push(...decideVerification(policy.kind, policy.policy, merged, policy.restores));
   }
@@ -99,6 +100,14 @@ export function decideTick(state: TickState, now: Date): Part[] {
         (b) => b.metadata.namespace === x.metadata.namespace && b.metadata.name === x.spec.backupRef.name,
       );
     const d = decideOne(r, r.kind === 'Restore' ? backupOf(r.run as Restore) : undefined, now);
+    if (r.kind === 'Backup') {
+      const b = r.run as Backup;
+      const key = groupKey(b.metadata.namespace, b.spec.policyRef.kind, b.spec.policyRef.name);
+      const p = state.policies.find(
+        (x) => groupKey(x.policy.metadata.namespace, x.kind, x.policy.metadata.name) === key,
+      );
+      if (p) d.after.push(...runEventsOnPolicy(d.after, p.kind, p.policy));
+    }
     parts.push({ about, plan: [...d.before, ...d.own, ...d.after] });
     if (r.kind !== 'Backup') continue;
     const b = d.updated as Backup;

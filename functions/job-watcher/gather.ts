@@ -8,7 +8,7 @@ import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import type { ParsedResourceEvent } from '../../shared/events.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
-import { backupsOf, groupKey, isFinished, type Policy } from '../../shared/policy.ts';
+import { backupsOf, groupKey, isFinished, type Policy, waitsForBackup } from '../../shared/policy.ts';
 import { isVerification } from '../../shared/verification.ts';
 
 export type RunKind = 'Backup' | 'Restore';
@@ -151,7 +151,10 @@ export async function gatherTick(kube: KubeClient): Promise<TickState> {
   ]);
   const open: [RunKind, Backup | Restore][] = [
     ...backups.filter((b) => !isFinished(b)).map((b): [RunKind, Backup] => ['Backup', b]),
-    ...restores.filter((r) => !isFinished(r)).map((r): [RunKind, Restore] => ['Restore', r]),
+    // A Restore waiting for its Backup has no Job yet: restore-runner starts it (seed 003).
+    ...restores
+      .filter((r) => !isFinished(r) && !waitsForBackup(r))
+      .map((r): [RunKind, Restore] => ['Restore', r]),
   ];
   const runs = await Promise.all(
     open.map(async ([kind, run]): Promise<RunState | UnreadRun> => {

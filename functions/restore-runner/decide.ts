@@ -62,6 +62,29 @@ function refuse(state: RestoreState, now: Date, message: string): Plan {
   ];
 }
 
+/**
+ * The Restore waits for its Backup: Pending, with the reason and an Event — each said once (the
+ * tick and the Restore's own status event look again and find nothing new).
+ */
+function wait(restore: Restore, backupName: string, phase: string): Plan {
+  const at = refOf(restore, 'Restore');
+  const message = `waiting: Backup ${backupName} is ${phase}; the restore starts when it completes`;
+  const s = restore.status ?? {};
+  if (s.phase === 'Pending' && s.reason === Reason.WaitingForBackup && s.message === message) return [];
+  return [
+    {
+      type: 'status',
+      kind: 'Restore',
+      namespace: at.namespace,
+      name: at.name,
+      set: { phase: 'Pending', reason: Reason.WaitingForBackup, message },
+      conditions: [{ type: 'Ready', status: 'False', reason: Reason.WaitingForBackup, message }],
+      why: message,
+    },
+    { type: 'event', involved: at, eventType: 'Normal', reason: Reason.WaitingForBackup, message },
+  ];
+}
+
 /** Whether two folders of one claim overlap: one is the other or inside it ('' is the claim's root). */
 function overlaps(a: string, b: string): boolean {
   const parts = (p: string) => p.split('/').filter((s) => s !== '' && s !== '.');
@@ -154,16 +177,21 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
   const backupName = restore.spec.backupRef.name;
   try {
     if (!backup) throw new Refusal(`Backup ${backupName} does not exist in namespace ${ns}`);
-    if (backup.status?.phase !== 'Completed') {
+    if (backup.metadata.deletionTimestamp) throw new Refusal(`Backup ${backupName} is being deleted`);
+    if (backup.status?.phase === 'Failed') {
+      const why = backup.status.reason ? ` (${backup.status.reason})` : '';
       throw new Refusal(
-        `Backup ${backupName} is ${backup.status?.phase ?? 'Pending'}; only a Completed backup can be restored`,
+        `Backup ${backupName} failed${why}: ${backup.status.message ?? 'see its Events'}; only a Completed backup can be restored`,
       );
     }
+    // Seed 003 applies a policy, a manual Backup and its Restore at once: a Backup still on its
+    // way is waited for. Its dev.cairn.backup.completed (or .failed) event, or the tick, looks again.
+    if (backup.status?.phase !== 'Completed')
+      return wait(restore, backupName, backup.status?.phase ?? 'Pending');
     if (!backup.status.manifestKey)
       throw new Refusal(
         `Backup ${backupName} records no manifest; it cannot be verified, so it is not restored`,
       );
-    if (backup.metadata.deletionTimestamp) throw new Refusal(`Backup ${backupName} is being deleted`);
     // Where the artifact went when it was made, even if the policy's destination changed since, or
     // the policy is gone (its Backups kept with --cascade=orphan).
     const dest =
@@ -269,7 +297,7 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
         kind: 'Restore',
         namespace: ns,
         name: at.name,
-        set: { phase: 'Pending', jobName },
+        set: { phase: 'Pending', jobName, reason: null, message: null },
         conditions: [
           { type: 'Ready', status: 'False', reason: Reason.JobCreated, message: `Job ${jobName} created` },
         ],

@@ -302,8 +302,9 @@ const refusals: [string, () => Plan, string][] = [
     'RestoreRefused',
   ],
   [
-    'a Restore of a Backup that is still running',
-    () => restoreDecide(restoreState({ backup: backup('volumes-1', bpRef, { phase: 'Running' }) }), now),
+    // One still running is waited for (seed 003: functions/restore-runner/test/seeds.test.ts).
+    'a Restore of a Backup that failed',
+    () => restoreDecide(restoreState({ backup: backup('volumes-1', bpRef, { phase: 'Failed' }) }), now),
     'RestoreRefused',
   ],
   [
