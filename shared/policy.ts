@@ -147,9 +147,21 @@ export function newestFirst<T extends Backup>(backups: readonly T[]): T[] {
   );
 }
 
+/** A Backup whose run was started: its Job, or (backupStrategy snapshot) its VolumeSnapshots, were made. */
+export function isLaunched(b: Backup): boolean {
+  return Boolean(b.status?.jobName) || (b.status?.snapshots?.length ?? 0) > 0;
+}
+
 /** A Backup or Restore that reached Completed or Failed (phases never move back). */
 export function isFinished(run: { status?: { phase?: string | undefined } | undefined }): boolean {
   return run.status?.phase === 'Completed' || run.status?.phase === 'Failed';
+}
+
+/** A Restore restore-runner started: its Job, or (from a snapshot Backup) its claim, was made. */
+export function isRestoreStarted(r: {
+  status?: { jobName?: string; volumeSnapshotName?: string } | undefined;
+}): boolean {
+  return Boolean(r.status?.jobName) || Boolean(r.status?.volumeSnapshotName);
 }
 
 /**

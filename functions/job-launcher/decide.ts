@@ -1,5 +1,6 @@
 /**
- * job-launcher's pure decision: a Backup without a Job gets one — or, when its source or volumes
+ * job-launcher's pure decision: a Backup without a Job gets one (a snapshot policy's Backup gets a
+ * VolumeSnapshot of each claim instead) — or, when its source or volumes
  * are missing, or its policy asks for an image or ServiceAccount the cluster admin did not allow
  * (shared/allowlist.ts), goes Failed with a reason a person understands, and an Event. Secrets
  * are only referenced: a missing one surfaces from the Pod.
@@ -24,7 +25,17 @@ import {
 import { Labels, SeedLabels, selectorToString } from '../../shared/labels.ts';
 import type { Action, Plan } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
-import { adoptionPatch, destinationOf, isFinished, type Policy, policyLabels } from '../../shared/policy.ts';
+import {
+  adoptionPatch,
+  controllerRef,
+  destinationOf,
+  isFinished,
+  isLaunched,
+  isSnapshotPolicy,
+  type Policy,
+  policyLabels,
+} from '../../shared/policy.ts';
+import { snapshotName, volumeSnapshot } from '../../shared/snapshots.ts';
 import { MissingCredentials, type PodInfo, podConnection } from './pod-credentials.ts';
 
 export interface Endpoint {
@@ -159,20 +170,18 @@ function databaseSource(
   return { source, binding, ...(condition ? { condition } : {}) };
 }
 
-function volumeSource(state: LaunchState, p: BackupPolicy): { source: AgentSource; binding: Binding } {
-  const strategy = p.spec.backupStrategy ?? 'tar';
-  if (strategy === 'snapshot') {
-    throw new Refusal(
-      'Unsupported',
-      'backupStrategy snapshot needs CSI VolumeSnapshots, which this version of Cairn does not drive yet: use tar',
-    );
-  }
+function needSelectedClaims(state: LaunchState, p: BackupPolicy): void {
   if (state.selectedClaims.length === 0) {
     throw new Refusal(
       'VolumeNotFound',
       `no PersistentVolumeClaim in namespace ${p.metadata.namespace} matches pvcSelector ${selectorToString(p.spec.pvcSelector)}`,
     );
   }
+}
+
+function volumeSource(state: LaunchState, p: BackupPolicy): { source: AgentSource; binding: Binding } {
+  const strategy = p.spec.backupStrategy ?? 'tar';
+  needSelectedClaims(state, p);
   const { paths, binding } = sourceVolumesBinding(state.selectedClaims);
   if (strategy === 'custom') return { source: { kind: 'custom', command: p.spec.command ?? [] }, binding };
   return { source: { kind: 'tar', paths }, binding };
@@ -186,9 +195,70 @@ function seedLabels(policy: Policy, claims: readonly string[]): Record<string, s
   };
 }
 
+/**
+ * backupStrategy snapshot: a CSI VolumeSnapshot of each selected claim (of the policy's class, or
+ * the cluster's default), owned by the Backup and labelled so the cairn-snapshots source sees it;
+ * no Job, no destination. job-watcher follows the snapshots to readyToUse or an error. The status
+ * goes after the creates: once it names the snapshots, they were made.
+ */
+function snapshotPlan(state: LaunchState, p: BackupPolicy, now: Date): Action[] {
+  needSelectedClaims(state, p);
+  const at = refOf(state.backup, 'Backup');
+  const made = state.selectedClaims.map((claim) => ({ claim, name: snapshotName(at.name, claim) }));
+  const plan: Action[] = made.map(({ claim, name }) => ({
+    type: 'create',
+    kind: 'VolumeSnapshot',
+    object: volumeSnapshot({
+      name,
+      namespace: at.namespace,
+      claim,
+      className: p.spec.volumeSnapshotClassName,
+      labels: {
+        ...policyLabels('BackupPolicy', p.metadata.name),
+        [Labels.backup]: at.name,
+        [Labels.component]: 'snapshot',
+        ...seedLabels(p, [claim]),
+      },
+      owner: controllerRef(state.backup, 'Backup'),
+    }),
+    why: `snapshot claim ${claim} for Backup ${at.name}`,
+  }));
+  const list = made.map(({ claim, name }) => `${name} of claim ${claim}`).join(', ');
+  plan.push(
+    {
+      type: 'status',
+      kind: 'Backup',
+      namespace: at.namespace,
+      name: at.name,
+      set: {
+        phase: 'Pending',
+        startTime: kubeTime(now),
+        snapshots: made.map(({ claim, name }) => ({ name, persistentVolumeClaimName: claim })),
+      },
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: Reason.SnapshotsCreated,
+          message: `VolumeSnapshots created: ${list}`,
+        },
+      ],
+      why: 'the VolumeSnapshots exist',
+    },
+    {
+      type: 'event',
+      involved: at,
+      eventType: 'Normal',
+      reason: Reason.SnapshotsCreated,
+      message: `Created VolumeSnapshots ${list}`.slice(0, 1024),
+    },
+  );
+  return plan;
+}
+
 export function decide(state: LaunchState, now: Date, allow: JobAllowList = allowListFromEnv()): Plan {
   const { backup, policy } = state;
-  if (backup.metadata.deletionTimestamp || isFinished(backup) || backup.status?.jobName) return [];
+  if (backup.metadata.deletionTimestamp || isFinished(backup) || isLaunched(backup)) return [];
   const kind: PolicyKind = backup.spec.policyRef.kind;
   const at = refOf(backup, 'Backup');
   try {
@@ -200,6 +270,8 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
     }
     const refused = jobIdentityRefusal(policy.spec, at.namespace, allow);
     if (refused) throw new Refusal(refused.reason, refused.message);
+    if (kind === 'BackupPolicy' && isSnapshotPolicy(policy))
+      return [...adopt(state), ...snapshotPlan(state, policy as BackupPolicy, now)];
     const {
       source,
       binding: sourceBinding,

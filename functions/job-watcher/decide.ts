@@ -63,9 +63,16 @@ function decideOne(run: RunState, verifiedBackup: Backup | undefined, now: Date)
  * verification Restore) after it: a failure before that write fails the delivery, and the
  * redelivery does all of it again, reply included.
  */
+/** A run with its policy's activeDeadlineSeconds, which a snapshot run (no Job) is held to. */
+function withDeadline(run: RunState, policy: PolicyState | undefined): RunState {
+  const deadline = policy?.policy.spec.activeDeadlineSeconds;
+  return deadline === undefined ? run : { ...run, deadlineSeconds: deadline };
+}
+
 export function decideEvent(state: EventState, now: Date): EventDecision {
-  const { run, policy } = state;
-  if (!run) return { plan: policy ? decidePolicy(policy.kind, policy.policy, policy.backups) : [] };
+  const { policy } = state;
+  if (!state.run) return { plan: policy ? decidePolicy(policy.kind, policy.policy, policy.backups) : [] };
+  const run = withDeadline(state.run, policy);
   const d = decideOne(run, state.verifiedBackup, now);
   if (run.kind === 'Backup' && policy) {
     const merged = replaced(policy.backups, d.updated as Backup);
@@ -99,15 +106,24 @@ export function decideTick(state: TickState, now: Date): Part[] {
       state.backups.find(
         (b) => b.metadata.namespace === x.metadata.namespace && b.metadata.name === x.spec.backupRef.name,
       );
-    const d = decideOne(r, r.kind === 'Restore' ? backupOf(r.run as Restore) : undefined, now);
-    if (r.kind === 'Backup') {
-      const b = r.run as Backup;
-      const key = groupKey(b.metadata.namespace, b.spec.policyRef.kind, b.spec.policyRef.name);
-      const p = state.policies.find(
-        (x) => groupKey(x.policy.metadata.namespace, x.kind, x.policy.metadata.name) === key,
-      );
-      if (p) d.after.push(...runEventsOnPolicy(d.after, p.kind, p.policy));
-    }
+    const p =
+      r.kind === 'Backup'
+        ? state.policies.find(
+            (x) =>
+              groupKey(x.policy.metadata.namespace, x.kind, x.policy.metadata.name) ===
+              groupKey(
+                r.run.metadata.namespace,
+                (r.run as Backup).spec.policyRef.kind,
+                (r.run as Backup).spec.policyRef.name,
+              ),
+          )
+        : undefined;
+    const d = decideOne(
+      withDeadline(r, p),
+      r.kind === 'Restore' ? backupOf(r.run as Restore) : undefined,
+      now,
+    );
+    if (p) d.after.push(...runEventsOnPolicy(d.after, p.kind, p.policy));
     parts.push({ about, plan: [...d.before, ...d.own, ...d.after] });
     if (r.kind !== 'Backup') continue;
     const b = d.updated as Backup;

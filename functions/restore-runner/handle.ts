@@ -8,14 +8,14 @@ import { InvalidEvent } from '../../shared/errors.ts';
 import { eventKind, parseCairnEvent, parseResourceEvent } from '../../shared/events.ts';
 import { makeHandle, outcomeOfParts, type Planner, planEach } from '../../shared/function.ts';
 import { refOf } from '../../shared/plan.ts';
-import { isFinished } from '../../shared/policy.ts';
+import { isFinished, isRestoreStarted } from '../../shared/policy.ts';
 import { decide } from './decide.ts';
 import { gather } from './gather.ts';
 
 export const NAME = 'restore-runner';
 
 /** A Restore not started yet: new, or waiting for its Backup. */
-const waiting = (r: Restore) => !r.metadata.deletionTimestamp && !isFinished(r) && !r.status?.jobName;
+const waiting = (r: Restore) => !r.metadata.deletionTimestamp && !isFinished(r) && !isRestoreStarted(r);
 
 export const plan: Planner = async (event, { kube, clock }) => {
   const now = clock.now();

@@ -20,7 +20,7 @@ export const BackupPolicySpec = Type.Object(
       StringEnum(BACKUP_STRATEGIES, {
         default: 'tar',
         description:
-          'tar: archive the volumes; snapshot: CSI VolumeSnapshots; custom: run command and store its stdout.',
+          'tar: archive the volumes; snapshot: a CSI VolumeSnapshot of each volume (snapshot.storage.k8s.io/v1; no destination, no agent Job); custom: run command and store its stdout.',
       }),
     ),
     command: Type.Optional(
@@ -31,7 +31,14 @@ export const BackupPolicySpec = Type.Object(
           'For backupStrategy custom: the command (an argument array, no shell) whose stdout is the artifact.',
       }),
     ),
-    volumeSnapshotClassName: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+    volumeSnapshotClassName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        description:
+          "For backupStrategy snapshot: the VolumeSnapshotClass of the snapshots; the cluster's default class when unset.",
+      }),
+    ),
     ...jobFields,
     // Seed 002's default, filled in by the API server so that `kubectl get -o yaml` shows it. A
     // default cannot depend on another field, so retention.keepLast (seed 003), when set, wins
@@ -61,6 +68,18 @@ export const BackupPolicySpec = Type.Object(
         rule: "self.backupStrategy == 'custom' || !has(self.command)",
         message: 'command applies to backupStrategy custom only',
         fieldPath: '.command',
+        reason: 'FieldValueForbidden',
+      },
+      {
+        rule: "self.backupStrategy != 'snapshot' || !has(self.verification)",
+        message: 'verification restores an archive: a snapshot backup cannot be verified this way',
+        fieldPath: '.verification',
+        reason: 'FieldValueForbidden',
+      },
+      {
+        rule: "self.backupStrategy == 'snapshot' || !has(self.volumeSnapshotClassName)",
+        message: 'volumeSnapshotClassName applies to backupStrategy snapshot only',
+        fieldPath: '.volumeSnapshotClassName',
         reason: 'FieldValueForbidden',
       },
       ...VOLUME_VERIFICATION_RULES,

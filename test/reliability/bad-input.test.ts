@@ -284,17 +284,17 @@ const refusals: [string, () => Plan, string][] = [
     'VolumeNotFound',
   ],
   [
-    'backupStrategy snapshot (not driven yet)',
+    'backupStrategy snapshot with a pvcSelector that matches nothing',
     () =>
       launch(
         launchState({
           backup: backup('volumes-202503200100', bpRef),
           policy: backupPolicy('volumes', { backupStrategy: 'snapshot' }),
-          selectedClaims: ['data'],
+          selectedClaims: [],
         }),
         now,
       ),
-    'Unsupported',
+    'VolumeNotFound',
   ],
   [
     'a Restore of a Backup in another namespace (it is looked up only in its own)',

@@ -173,14 +173,14 @@ const refusals: [string, Partial<LaunchState>, string, RegExp][] = [
     /PersistentVolumeClaim backup-store \(spec\.storageDestination\.claimName\)/,
   ],
   [
-    'the snapshot strategy',
+    'the snapshot strategy with no claim selected',
     {
       backup: backup('volumes-1', bpRef),
       policy: backupPolicy('volumes', { backupStrategy: 'snapshot' }),
-      selectedClaims: ['data'],
+      selectedClaims: [],
     },
-    'Unsupported',
-    /snapshot.*use tar/,
+    'VolumeNotFound',
+    /no PersistentVolumeClaim in namespace default matches pvcSelector app=web/,
   ],
 ];
 
