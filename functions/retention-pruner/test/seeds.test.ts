@@ -7,8 +7,9 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { installCrds } from '../../../local/runtime.ts';
 import type { Backup, BackupPolicy } from '../../../shared/api/index.ts';
-import { backup } from '../../../test/builders.ts';
+import { backup, backupPolicy } from '../../../test/builders.ts';
 import { type Emulator, startEmulator } from '../../../test/local/apiserver-helpers.ts';
+import { decide } from '../decide.ts';
 import { applyRetention, rulesOf } from '../retention.ts';
 
 const ref = { kind: 'BackupPolicy' as const, name: 'test-backup' };
@@ -99,4 +100,29 @@ test('failed Backups are trimmed only by the explicit retention.keepFailed, whic
   t.is(p.spec.retention?.keepFailed, 2);
   const v = applyRetention(mixed, rulesOf(p), 'UTC', now);
   t.deepEqual(names(v.expire), ['failed-1', 'failed-3', 'failed-5', 'ok-2', 'ok-4']);
+});
+
+test("seed 003: the cleanup is told on the policy, as the seed's CleanupTriggered Event", (t) => {
+  const policy = backupPolicy('test-backup', { retention: { keepLast: 3 } });
+  const plan = decide(
+    {
+      kind: 'BackupPolicy',
+      name: 'test-backup',
+      namespace: 'default',
+      policy,
+      backups: nine.slice(4),
+      jobs: [],
+      restores: [],
+    },
+    now,
+  );
+  const ev = plan.find((a) => a.type === 'event');
+  t.like(ev, {
+    reason: 'CleanupTriggered',
+    involved: { kind: 'BackupPolicy', name: 'test-backup', uid: 'uid-test-backup' },
+  });
+  t.regex(
+    ev?.type === 'event' ? ev.message : '',
+    /^Deleting 2 old backup\(s\) \(keepLast=3\): test-backup-5, test-backup-6$/,
+  );
 });
