@@ -55,6 +55,12 @@ function decideOne(run: RunState, verifiedBackup: Backup | undefined, now: Date)
   return r;
 }
 
+/** A run with its policy's activeDeadlineSeconds, which a snapshot run (no Job) is held to. */
+function withDeadline(run: RunState, policy: PolicyState | undefined): RunState {
+  const deadline = policy?.policy.spec.activeDeadlineSeconds;
+  return deadline === undefined ? run : { ...run, deadlineSeconds: deadline };
+}
+
 /**
  * An event about one Job or Pod. The run's own status write is what makes it finished: once it is
  * stored, a redelivery of the same event decides nothing and replies nothing. So the other status
@@ -63,12 +69,6 @@ function decideOne(run: RunState, verifiedBackup: Backup | undefined, now: Date)
  * verification Restore) after it: a failure before that write fails the delivery, and the
  * redelivery does all of it again, reply included.
  */
-/** A run with its policy's activeDeadlineSeconds, which a snapshot run (no Job) is held to. */
-function withDeadline(run: RunState, policy: PolicyState | undefined): RunState {
-  const deadline = policy?.policy.spec.activeDeadlineSeconds;
-  return deadline === undefined ? run : { ...run, deadlineSeconds: deadline };
-}
-
 export function decideEvent(state: EventState, now: Date): EventDecision {
   const { policy } = state;
   if (!state.run) return { plan: policy ? decidePolicy(policy.kind, policy.policy, policy.backups) : [] };
@@ -94,6 +94,9 @@ const isUnread = (r: RunState | UnreadRun): r is UnreadRun => 'error' in r;
  */
 export function decideTick(state: TickState, now: Date): Part[] {
   const parts: Part[] = [];
+  const policyOf = new Map(
+    state.policies.map((p) => [groupKey(p.policy.metadata.namespace, p.kind, p.policy.metadata.name), p]),
+  );
   const updated = new Map<string, Backup>();
   const completedNow = new Set<string>();
   for (const r of state.runs) {
@@ -106,18 +109,8 @@ export function decideTick(state: TickState, now: Date): Part[] {
       state.backups.find(
         (b) => b.metadata.namespace === x.metadata.namespace && b.metadata.name === x.spec.backupRef.name,
       );
-    const p =
-      r.kind === 'Backup'
-        ? state.policies.find(
-            (x) =>
-              groupKey(x.policy.metadata.namespace, x.kind, x.policy.metadata.name) ===
-              groupKey(
-                r.run.metadata.namespace,
-                (r.run as Backup).spec.policyRef.kind,
-                (r.run as Backup).spec.policyRef.name,
-              ),
-          )
-        : undefined;
+    const ref = r.kind === 'Backup' ? (r.run as Backup).spec.policyRef : undefined;
+    const p = ref ? policyOf.get(groupKey(r.run.metadata.namespace, ref.kind, ref.name)) : undefined;
     const d = decideOne(
       withDeadline(r, p),
       r.kind === 'Restore' ? backupOf(r.run as Restore) : undefined,
