@@ -19,8 +19,10 @@
  * time's baseline is the same 3 LISTs sent bare, i.e. what any tick must pay.
  *
  * Policies: 4 in 5 DatabaseBackups, 1 in 5 BackupPolicies, daily schedules spread over the hours
- * and minutes plus 1 in 20 every 15 minutes, five time zones. Their destination is a claim that
- * does not exist, so a due run becomes a Backup that job-launcher fails at once: no agent runs.
+ * and minutes plus 1 in 20 every 15 minutes, five time zones. Their source matches nothing (a
+ * pvcSelector, a databaseSelector), so a due run becomes a Backup that job-launcher fails at once:
+ * no agent runs. (Not a missing destination claim: schedule-evaluator refuses such a policy up
+ * front, DestinationNotFound, and no run would be due.)
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -42,7 +44,7 @@ function policy(i: number): [string, KubeObject] {
   const common = {
     schedule,
     timeZone: ZONES[i % ZONES.length] as string,
-    storageDestination: { type: 'pvc', claimName: 'bench-missing' },
+    storageDestination: { type: 's3', bucket: 'bench' },
   };
   const metadata = { name: `p-${i}`, namespace: 'default' };
   if (i % 5 === 4) {
@@ -62,7 +64,7 @@ function policy(i: number): [string, KubeObject] {
       apiVersion: API_VERSION,
       kind: 'DatabaseBackup',
       metadata,
-      spec: { ...common, databaseType: 'postgres', database: { host: 'pg', name: 'app' } },
+      spec: { ...common, databaseType: 'postgres', databaseSelector: { matchLabels: { app: `none${i}` } } },
     } as KubeObject,
   ];
 }

@@ -39,13 +39,19 @@ export const ROUTES: [string, string, string?][] = [
   ['job-watcher', `${R}update`, 'Job'],
   ['job-watcher', `${R}delete`, 'Job'],
   ['job-watcher', `${R}update`, 'Pod'],
+  ['job-watcher', `${R}update`, 'VolumeSnapshot'],
+  ['job-watcher', `${R}delete`, 'VolumeSnapshot'],
+  ['job-watcher', `${R}update`, 'PersistentVolumeClaim'],
   ['retention-pruner', 'dev.knative.sources.ping'],
   ['retention-pruner', 'dev.cairn.backup.completed'],
   ['retention-pruner', `${R}update`, 'Backup'],
   ['retention-pruner', `${R}update`, 'Job'],
+  ['retention-pruner', `${R}delete`, 'VolumeSnapshot'],
   ['restore-runner', 'dev.knative.sources.ping'],
   ['restore-runner', `${R}add`, 'Restore'],
   ['restore-runner', `${R}update`, 'Restore'],
+  ['restore-runner', 'dev.cairn.backup.completed'],
+  ['restore-runner', 'dev.cairn.backup.failed'],
 ];
 
 /** The functions an event goes to, each once (eventing/all-in-one delivers it to cairn once). */

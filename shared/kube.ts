@@ -40,6 +40,8 @@ export const RESOURCES: Record<string, Resource> = {
   Backup: { group: GROUP, version: VERSION, plural: 'backups' },
   Restore: { group: GROUP, version: VERSION, plural: 'restores' },
   Job: { group: 'batch', version: 'v1', plural: 'jobs' },
+  // backupStrategy: snapshot (shared/snapshots.ts).
+  VolumeSnapshot: { group: 'snapshot.storage.k8s.io', version: 'v1', plural: 'volumesnapshots' },
   Pod: { group: '', version: 'v1', plural: 'pods' },
   Service: { group: '', version: 'v1', plural: 'services' },
   Secret: { group: '', version: 'v1', plural: 'secrets' },
@@ -128,7 +130,7 @@ function requestTimeoutOf(opts: KubeClientOptions): number {
 
 /**
  * What each core kind may be asked for: the calls Cairn makes, and no others (a function never
- * creates a Pod or writes a Secret's data through this layer). Cairn's kinds and Jobs allow every verb.
+ * creates a Pod or writes a Secret's data through this layer). Cairn's kinds, Jobs and VolumeSnapshots allow every verb.
  */
 const CORE_VERBS: Record<string, string[]> = {
   Pod: ['get', 'list', 'delete'],

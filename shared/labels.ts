@@ -11,6 +11,16 @@ export const Labels = {
   databaseType: 'backup.cairn.dev/database-type',
 } as const;
 
+/**
+ * The labels seed 002's users query its backup Jobs by (`kubectl get jobs -l backup-policy=…`),
+ * set beside Cairn's own on what a BackupPolicy's run creates.
+ */
+export const SeedLabels = {
+  backupPolicy: 'backup-policy',
+  /** The claim a Job backs up; absent when one run archives several. */
+  pvc: 'pvc',
+} as const;
+
 export const MANAGED_BY = 'cairn';
 
 /** On a Backup: its artifact is deleted before the Backup goes (unless deletionPolicy Retain). */

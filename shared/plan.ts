@@ -45,6 +45,8 @@ export type Action =
       observedGeneration?: number;
       /** Fields holding timestamps that only move forward (a late writer never moves them back). */
       monotonic?: string[];
+      /** Fields set only where the status has none yet: a first value another writer may have passed. */
+      initial?: string[];
       why: string;
     }
   | { type: 'event'; involved: Ref; eventType: 'Normal' | 'Warning'; reason: string; message: string };
@@ -70,6 +72,7 @@ export function applyStatus(
   const next: Record<string, unknown> = { ...(current ?? {}) };
   for (const [k, v] of Object.entries(action.set)) {
     if (v === null || v === undefined) delete next[k];
+    else if (action.initial?.includes(k) && next[k] !== undefined) continue;
     else if (
       action.monotonic?.includes(k) &&
       (timeOf(next[k]) ?? Number.NEGATIVE_INFINITY) > (timeOf(v) ?? 0)

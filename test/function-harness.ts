@@ -22,6 +22,8 @@ export interface Harness {
   kube: KubeClient;
   clock: ManualClock;
   api: ApiServer;
+  /** The emulator's kubeconfig (for other clients: kubectl, applyYaml). */
+  kubeconfig: string;
   url: string;
   /** POSTs the event in binary mode; returns the HTTP answer and any reply event's headers. */
   post(event: CloudEvent<unknown>): Promise<{ status: number; headers: Headers; body: string }>;
@@ -52,6 +54,7 @@ export async function startFunction(
     kube,
     clock,
     api,
+    kubeconfig,
     url,
     async post(event) {
       const { headers, body } = HTTP.binary(event);

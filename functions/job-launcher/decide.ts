@@ -1,5 +1,6 @@
 /**
- * job-launcher's pure decision: a Backup without a Job gets one — or, when its source or volumes
+ * job-launcher's pure decision: a Backup without a Job gets one (a snapshot policy's Backup gets a
+ * VolumeSnapshot of each claim instead) — or, when its source or volumes
  * are missing, or its policy asks for an image or ServiceAccount the cluster admin did not allow
  * (shared/allowlist.ts), goes Failed with a reason a person understands, and an Event. Secrets
  * are only referenced: a missing one surfaces from the Pod.
@@ -7,7 +8,6 @@
 import type { AgentSource } from '../../shared/agent-contract.ts';
 import { allowListFromEnv, type JobAllowList, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import type { Backup, BackupPolicy, DatabaseBackup, PolicyKind } from '../../shared/api/index.ts';
-import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
 import { kubeTime } from '../../shared/clock.ts';
 import type { ConditionInput } from '../../shared/conditions.ts';
 import { Reason } from '../../shared/conditions.ts';
@@ -22,10 +22,20 @@ import {
   passwordEnv,
   sourceVolumesBinding,
 } from '../../shared/jobs.ts';
-import { Labels, selectorToString } from '../../shared/labels.ts';
+import { Labels, SeedLabels, selectorToString } from '../../shared/labels.ts';
 import type { Action, Plan } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
-import { isFinished, type Policy, policyLabels } from '../../shared/policy.ts';
+import {
+  adoptionPatch,
+  controllerRef,
+  destinationOf,
+  isFinished,
+  isLaunched,
+  isSnapshotPolicy,
+  type Policy,
+  policyLabels,
+} from '../../shared/policy.ts';
+import { snapshotName, volumeSnapshot } from '../../shared/snapshots.ts';
 import { MissingCredentials, type PodInfo, podConnection } from './pod-credentials.ts';
 
 export interface Endpoint {
@@ -160,28 +170,95 @@ function databaseSource(
   return { source, binding, ...(condition ? { condition } : {}) };
 }
 
-function volumeSource(state: LaunchState, p: BackupPolicy): { source: AgentSource; binding: Binding } {
-  const strategy = p.spec.backupStrategy ?? 'tar';
-  if (strategy === 'snapshot') {
-    throw new Refusal(
-      'Unsupported',
-      'backupStrategy snapshot needs CSI VolumeSnapshots, which this version of Cairn does not drive yet: use tar',
-    );
-  }
+function needSelectedClaims(state: LaunchState, p: BackupPolicy): void {
   if (state.selectedClaims.length === 0) {
     throw new Refusal(
       'VolumeNotFound',
       `no PersistentVolumeClaim in namespace ${p.metadata.namespace} matches pvcSelector ${selectorToString(p.spec.pvcSelector)}`,
     );
   }
+}
+
+function volumeSource(state: LaunchState, p: BackupPolicy): { source: AgentSource; binding: Binding } {
+  const strategy = p.spec.backupStrategy ?? 'tar';
+  needSelectedClaims(state, p);
   const { paths, binding } = sourceVolumesBinding(state.selectedClaims);
   if (strategy === 'custom') return { source: { kind: 'custom', command: p.spec.command ?? [] }, binding };
   return { source: { kind: 'tar', paths }, binding };
 }
 
+/** Seed 002's labels on what a BackupPolicy's run creates; `pvc` only when it is one claim's. */
+function seedLabels(policy: Policy, claims: readonly string[]): Record<string, string> {
+  return {
+    [SeedLabels.backupPolicy]: policy.metadata.name,
+    ...(claims.length === 1 ? { [SeedLabels.pvc]: claims[0] as string } : {}),
+  };
+}
+
+/**
+ * backupStrategy snapshot: a CSI VolumeSnapshot of each selected claim (of the policy's class, or
+ * the cluster's default), owned by the Backup and labelled so the cairn-snapshots source sees it;
+ * no Job, no destination. job-watcher follows the snapshots to readyToUse or an error. The status
+ * goes after the creates: once it names the snapshots, they were made.
+ */
+function snapshotPlan(state: LaunchState, p: BackupPolicy, now: Date): Action[] {
+  needSelectedClaims(state, p);
+  const at = refOf(state.backup, 'Backup');
+  const made = state.selectedClaims.map((claim) => ({ claim, name: snapshotName(at.name, claim) }));
+  const plan: Action[] = made.map(({ claim, name }) => ({
+    type: 'create',
+    kind: 'VolumeSnapshot',
+    object: volumeSnapshot({
+      name,
+      namespace: at.namespace,
+      claim,
+      className: p.spec.volumeSnapshotClassName,
+      labels: {
+        ...policyLabels('BackupPolicy', p.metadata.name),
+        [Labels.backup]: at.name,
+        [Labels.component]: 'snapshot',
+        ...seedLabels(p, [claim]),
+      },
+      owner: controllerRef(state.backup, 'Backup'),
+    }),
+    why: `snapshot claim ${claim} for Backup ${at.name}`,
+  }));
+  const list = made.map(({ claim, name }) => `${name} of claim ${claim}`).join(', ');
+  plan.push(
+    {
+      type: 'status',
+      kind: 'Backup',
+      namespace: at.namespace,
+      name: at.name,
+      set: {
+        phase: 'Pending',
+        startTime: kubeTime(now),
+        snapshots: made.map(({ claim, name }) => ({ name, persistentVolumeClaimName: claim })),
+      },
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: Reason.SnapshotsCreated,
+          message: `VolumeSnapshots created: ${list}`,
+        },
+      ],
+      why: 'the VolumeSnapshots exist',
+    },
+    {
+      type: 'event',
+      involved: at,
+      eventType: 'Normal',
+      reason: Reason.SnapshotsCreated,
+      message: `Created VolumeSnapshots ${list}`.slice(0, 1024),
+    },
+  );
+  return plan;
+}
+
 export function decide(state: LaunchState, now: Date, allow: JobAllowList = allowListFromEnv()): Plan {
   const { backup, policy } = state;
-  if (backup.metadata.deletionTimestamp || isFinished(backup) || backup.status?.jobName) return [];
+  if (backup.metadata.deletionTimestamp || isFinished(backup) || isLaunched(backup)) return [];
   const kind: PolicyKind = backup.spec.policyRef.kind;
   const at = refOf(backup, 'Backup');
   try {
@@ -193,6 +270,8 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
     }
     const refused = jobIdentityRefusal(policy.spec, at.namespace, allow);
     if (refused) throw new Refusal(refused.reason, refused.message);
+    if (kind === 'BackupPolicy' && isSnapshotPolicy(policy))
+      return [...adopt(state), ...snapshotPlan(state, policy as BackupPolicy, now)];
     const {
       source,
       binding: sourceBinding,
@@ -201,7 +280,7 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
       ? databaseSource(state, policy as DatabaseBackup)
       : volumeSource(state, policy as BackupPolicy);
     const spec = policy.spec;
-    const dest = spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
+    const dest = destinationOf(policy);
     if (dest.type === 'pvc') needClaim(state, dest.claimName ?? '', 'spec.storageDestination.claimName');
     const { agent, binding: destBinding } = destinationBinding(dest);
     const labels = {
@@ -214,7 +293,7 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
       namespace: at.namespace,
       owner: backup,
       ownerKind: 'Backup',
-      labels,
+      labels: { ...labels, ...(kind === 'BackupPolicy' ? seedLabels(policy, state.selectedClaims) : {}) },
       options: {
         command: 'backup',
         source,
@@ -236,21 +315,7 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
       backoffLimit: spec.backoffLimit ?? 2,
       activeDeadlineSeconds: spec.activeDeadlineSeconds ?? 3600,
     });
-    const plan: Action[] = [];
-    const missing = Object.entries(labels).filter(
-      ([k]) => k !== Labels.component && backup.metadata.labels?.[k] === undefined,
-    );
-    if (missing.length > 0) {
-      // A Backup made by hand gets the policy's labels, so the policy's status and retention see it.
-      plan.push({
-        type: 'patch',
-        kind: 'Backup',
-        namespace: at.namespace,
-        name: at.name,
-        patch: { metadata: { labels: Object.fromEntries(missing) } },
-        why: 'label the Backup with its policy',
-      });
-    }
+    const plan: Action[] = [...adopt(state)];
     plan.push({ type: 'create', kind: 'Job', object: job, why: `run the agent for Backup ${at.name}` });
     plan.push({
       type: 'status',
@@ -273,7 +338,31 @@ export function decide(state: LaunchState, now: Date, allow: JobAllowList = allo
     });
     return plan;
   } catch (err) {
-    if (err instanceof Refusal) return fail(state, now, err.reason, err.message, err.conditions);
+    if (err instanceof Refusal)
+      return [...adopt(state), ...fail(state, now, err.reason, err.message, err.conditions)];
     throw err;
   }
+}
+
+/**
+ * A Backup made by hand (seed 003) gets what a scheduled one has, from job-launcher, the first
+ * function to see it: the policy's labels (so its status and retention see it), the policy as its
+ * owner and the artifact finalizer (so deleting it, or the policy, deletes its artifact too).
+ */
+function adopt(state: LaunchState): Action[] {
+  const { backup, policy } = state;
+  if (!policy) return [];
+  const patch = adoptionPatch(backup.spec.policyRef.kind, policy, backup);
+  if (!patch) return [];
+  const at = refOf(backup, 'Backup');
+  return [
+    {
+      type: 'patch',
+      kind: 'Backup',
+      namespace: at.namespace,
+      name: at.name,
+      patch,
+      why: `a Backup made by hand: owned by its ${policy.kind ?? backup.spec.policyRef.kind} like a scheduled one`,
+    },
+  ];
 }

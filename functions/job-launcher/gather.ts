@@ -1,15 +1,14 @@
 /** job-launcher's reads: the Backup, its policy, and what the policy names in the namespace. */
 import type { Backup, BackupPolicy, DatabaseBackup } from '../../shared/api/index.ts';
-import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { selectorToString } from '../../shared/labels.ts';
-import { isFinished, type Policy } from '../../shared/policy.ts';
+import { destinationClaim, isFinished, isLaunched, type Policy } from '../../shared/policy.ts';
 import type { Endpoint, LaunchState } from './decide.ts';
 import type { PodContainer, PodInfo } from './pod-credentials.ts';
 
 /** The Backups the tick re-examines: not started, not finished, not being deleted. */
 export function needsJob(b: Backup): boolean {
-  return !b.metadata.deletionTimestamp && !isFinished(b) && !b.status?.jobName;
+  return !b.metadata.deletionTimestamp && !isFinished(b) && !isLaunched(b);
 }
 
 const running = (kube: KubeClient, namespace: string, labelSelector: string) =>
@@ -78,8 +77,9 @@ export async function gather(kube: KubeClient, backup: Backup): Promise<LaunchSt
   // Secrets are not looked at, not even for existence: job-launcher may not read them (RBAC). A
   // missing one surfaces from the Pod (CreateContainerConfigError), which job-watcher reports.
   const claimNames = new Set<string>();
-  const dest = policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION;
-  if (dest.type === 'pvc' && dest.claimName) claimNames.add(dest.claimName);
+  // A snapshot policy writes to no claim.
+  const dest = destinationClaim(policy);
+  if (dest) claimNames.add(dest);
   if (kind === 'DatabaseBackup') {
     const db = policy as DatabaseBackup;
     const found = await selected(kube, namespace, db);

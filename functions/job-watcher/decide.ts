@@ -11,7 +11,7 @@ import { groupKey } from '../../shared/policy.ts';
 import { isVerification } from '../../shared/verification.ts';
 import type { EventState, PolicyState, RunState, TickState, UnreadRun } from './gather.ts';
 import { decideRun, type Reply } from './outcome.ts';
-import { decidePolicy } from './policy-status.ts';
+import { decidePolicy, runEventsOnPolicy } from './policy-status.ts';
 import { decideVerification, decideVerified, unrecordedVerifications } from './verification.ts';
 
 export interface EventDecision {
@@ -55,6 +55,12 @@ function decideOne(run: RunState, verifiedBackup: Backup | undefined, now: Date)
   return r;
 }
 
+/** A run with its policy's activeDeadlineSeconds, which a snapshot run (no Job) is held to. */
+function withDeadline(run: RunState, policy: PolicyState | undefined): RunState {
+  const deadline = policy?.policy.spec.activeDeadlineSeconds;
+  return deadline === undefined ? run : { ...run, deadlineSeconds: deadline };
+}
+
 /**
  * An event about one Job or Pod. The run's own status write is what makes it finished: once it is
  * stored, a redelivery of the same event decides nothing and replies nothing. So the other status
@@ -64,12 +70,14 @@ function decideOne(run: RunState, verifiedBackup: Backup | undefined, now: Date)
  * redelivery does all of it again, reply included.
  */
 export function decideEvent(state: EventState, now: Date): EventDecision {
-  const { run, policy } = state;
-  if (!run) return { plan: policy ? decidePolicy(policy.kind, policy.policy, policy.backups) : [] };
+  const { policy } = state;
+  if (!state.run) return { plan: policy ? decidePolicy(policy.kind, policy.policy, policy.backups) : [] };
+  const run = withDeadline(state.run, policy);
   const d = decideOne(run, state.verifiedBackup, now);
   if (run.kind === 'Backup' && policy) {
     const merged = replaced(policy.backups, d.updated as Backup);
     d.before.push(...decidePolicy(policy.kind, policy.policy, merged));
+    d.after.push(...runEventsOnPolicy(d.after, policy.kind, policy.policy));
     if (d.reply && d.updated.status?.phase === 'Completed' && policy.policy.spec.verification)
       d.after.push(...decideVerification(policy.kind, policy.policy, merged, policy.restores));
   }
@@ -86,6 +94,9 @@ const isUnread = (r: RunState | UnreadRun): r is UnreadRun => 'error' in r;
  */
 export function decideTick(state: TickState, now: Date): Part[] {
   const parts: Part[] = [];
+  const policyOf = new Map(
+    state.policies.map((p) => [groupKey(p.policy.metadata.namespace, p.kind, p.policy.metadata.name), p]),
+  );
   const updated = new Map<string, Backup>();
   const completedNow = new Set<string>();
   for (const r of state.runs) {
@@ -98,7 +109,14 @@ export function decideTick(state: TickState, now: Date): Part[] {
       state.backups.find(
         (b) => b.metadata.namespace === x.metadata.namespace && b.metadata.name === x.spec.backupRef.name,
       );
-    const d = decideOne(r, r.kind === 'Restore' ? backupOf(r.run as Restore) : undefined, now);
+    const ref = r.kind === 'Backup' ? (r.run as Backup).spec.policyRef : undefined;
+    const p = ref ? policyOf.get(groupKey(r.run.metadata.namespace, ref.kind, ref.name)) : undefined;
+    const d = decideOne(
+      withDeadline(r, p),
+      r.kind === 'Restore' ? backupOf(r.run as Restore) : undefined,
+      now,
+    );
+    if (p) d.after.push(...runEventsOnPolicy(d.after, p.kind, p.policy));
     parts.push({ about, plan: [...d.before, ...d.own, ...d.after] });
     if (r.kind !== 'Backup') continue;
     const b = d.updated as Backup;

@@ -7,9 +7,10 @@
 import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import type { ParsedResourceEvent } from '../../shared/events.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
-import { Labels } from '../../shared/labels.ts';
-import { backupsOf, groupKey, isFinished, type Policy } from '../../shared/policy.ts';
+import { Labels, MANAGED_BY } from '../../shared/labels.ts';
+import { backupsOf, groupKey, isFinished, type Policy, waitsForBackup } from '../../shared/policy.ts';
 import { isVerification } from '../../shared/verification.ts';
+import { isClaimRestore, isSnapshotRun } from './snapshots.ts';
 
 export type RunKind = 'Backup' | 'Restore';
 
@@ -23,6 +24,12 @@ export interface RunState {
   pods: KubeObject[];
   /** The event was the Job's deletion. */
   jobDeleted: boolean;
+  /** A snapshot run's VolumeSnapshots (backupStrategy snapshot: no Job). */
+  snapshots?: KubeObject[];
+  /** A snapshot run's deadline, its policy's activeDeadlineSeconds (decide fills it in). */
+  deadlineSeconds?: number;
+  /** A snapshot Restore's claim (no Job: the claim created from a VolumeSnapshot). */
+  claim?: KubeObject | undefined;
 }
 
 /** A run whose Job could not be read: the error is recorded on the run, the others go on. */
@@ -105,10 +112,45 @@ async function policyState(
 }
 
 /** The state an event about a Job or a Pod needs; undefined when it is about no run of Cairn's. */
+/** The VolumeSnapshots of a snapshot run, by its label. */
+const snapshotsOf = (kube: KubeClient, namespace: string, backup: string) =>
+  kube.list<KubeObject>('VolumeSnapshot', namespace, { labelSelector: `${Labels.backup}=${backup}` });
+
+/** An event about a Backup's VolumeSnapshot (backupStrategy snapshot): the Backup and all its snapshots. */
+async function gatherSnapshotEvent(
+  kube: KubeClient,
+  ev: ParsedResourceEvent,
+): Promise<EventState | undefined> {
+  const name = (ev.object as KubeObject).metadata.labels?.[Labels.backup];
+  if (!name) return undefined;
+  const run = await kube.get<Backup>('Backup', ev.namespace, name);
+  if (!run) return undefined;
+  const [snapshots, policy] = await Promise.all([
+    snapshotsOf(kube, ev.namespace, name),
+    policyState(kube, ev.namespace, run.spec.policyRef.kind, run.spec.policyRef.name),
+  ]);
+  return {
+    run: { kind: 'Backup', run, job: undefined, pods: [], jobDeleted: false, snapshots },
+    ...(policy ? { policy } : {}),
+  };
+}
+
+/** An event about the claim a snapshot Restore fills: the Restore and the claim as it is now. */
+async function gatherClaimEvent(kube: KubeClient, ev: ParsedResourceEvent): Promise<EventState | undefined> {
+  const name = (ev.object as KubeObject).metadata.labels?.[Labels.restore];
+  if (!name) return undefined;
+  const run = await kube.get<Restore>('Restore', ev.namespace, name);
+  if (!run || !isClaimRestore(run) || run.status?.claimName !== ev.name) return undefined;
+  const claim = await kube.get<KubeObject>('PersistentVolumeClaim', ev.namespace, ev.name);
+  return { run: { kind: 'Restore', run, job: undefined, pods: [], jobDeleted: false, claim } };
+}
+
 export async function gatherEvent(
   kube: KubeClient,
   ev: ParsedResourceEvent,
 ): Promise<EventState | undefined> {
+  if (ev.kind === 'VolumeSnapshot') return gatherSnapshotEvent(kube, ev);
+  if (ev.kind === 'PersistentVolumeClaim') return gatherClaimEvent(kube, ev);
   const object = ev.object as KubeObject;
   const jobName = ev.kind === 'Job' ? ev.name : jobNameOfPod(object);
   const owner = runOf(object.metadata.labels);
@@ -155,11 +197,41 @@ export async function gatherTick(kube: KubeClient): Promise<TickState> {
   ]);
   const open: [RunKind, Backup | Restore][] = [
     ...backups.filter((b) => !isFinished(b)).map((b): [RunKind, Backup] => ['Backup', b]),
-    ...restores.filter((r) => !isFinished(r)).map((r): [RunKind, Restore] => ['Restore', r]),
+    // A Restore waiting for its Backup has no Job yet: restore-runner starts it (seed 003).
+    ...restores
+      .filter((r) => !isFinished(r) && !waitsForBackup(r))
+      .map((r): [RunKind, Restore] => ['Restore', r]),
   ];
+  // Snapshot runs: one LIST of Cairn's VolumeSnapshots, only when there is one (a cluster without
+  // the snapshot CRDs never asks).
+  const snapshotRuns = open.filter(([kind, run]) => kind === 'Backup' && isSnapshotRun(run as Backup));
+  const allSnapshots =
+    snapshotRuns.length > 0
+      ? await kube.list<KubeObject>('VolumeSnapshot', undefined, {
+          labelSelector: `${Labels.managedBy}=${MANAGED_BY}`,
+        })
+      : [];
   const runs = await Promise.all(
     open.map(async ([kind, run]): Promise<RunState | UnreadRun> => {
+      if (kind === 'Backup' && isSnapshotRun(run as Backup)) {
+        const ns = run.metadata.namespace ?? 'default';
+        const snapshots = allSnapshots.filter(
+          (s) =>
+            (s.metadata.namespace ?? 'default') === ns &&
+            s.metadata.labels?.[Labels.backup] === run.metadata.name,
+        );
+        return { kind, run, job: undefined, pods: [], jobDeleted: false, snapshots };
+      }
       try {
+        if (kind === 'Restore' && isClaimRestore(run as Restore)) {
+          const ns = run.metadata.namespace ?? 'default';
+          const claim = await kube.get<KubeObject>(
+            'PersistentVolumeClaim',
+            ns,
+            String((run as Restore).status?.claimName),
+          );
+          return { kind, run, job: undefined, pods: [], jobDeleted: false, claim };
+        }
         const jobName = run.status?.jobName ?? run.metadata.name;
         const { job, pods } = await jobAndPods(kube, run.metadata.namespace ?? 'default', jobName);
         return { kind, run, job, pods, jobDeleted: false };

@@ -1,5 +1,6 @@
 /**
- * job-watcher: on changes of Cairn's Jobs and their Pods, moves Backups and Restores through
+ * job-watcher: on changes of Cairn's Jobs and their Pods (and of a snapshot policy's
+ * VolumeSnapshots and the claims restored from them), moves Backups and Restores through
  * their phases, derives the policy's status, records Events, and replies with
  * dev.cairn.backup|restore.completed|failed. On the tick it fails runs whose Job vanished or
  * outlived its deadline, so nothing stays Running forever.
@@ -35,8 +36,11 @@ export const plan: Planner = async (event, deps) => {
   switch (eventKind(event)) {
     case 'resource': {
       const ev = parseResourceEvent(event);
-      if (ev.kind !== 'Job' && ev.kind !== 'Pod')
-        throw new InvalidEvent(`kind: ${NAME} handles Job and Pod events, not ${ev.kind}`, 'kind');
+      if (!['Job', 'Pod', 'VolumeSnapshot', 'PersistentVolumeClaim'].includes(ev.kind))
+        throw new InvalidEvent(
+          `kind: ${NAME} handles Job, Pod, VolumeSnapshot and PersistentVolumeClaim events, not ${ev.kind}`,
+          'kind',
+        );
       const state = await gatherEvent(deps.kube, ev);
       if (!state) return { plan: [] };
       const d = decideEvent(state, now);

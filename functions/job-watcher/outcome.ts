@@ -4,7 +4,7 @@
  * Pending → Running → Completed | Failed. Pure: a function of the run, its Job, its Pods and `now`.
  */
 import { type AgentResult, parseAgentResult } from '../../shared/agent-contract.ts';
-import type { Backup, Restore } from '../../shared/api/index.ts';
+import type { Backup, Restore, SnapshotRecord } from '../../shared/api/index.ts';
 import { kubeTime, kubeTimeOf, timeOf } from '../../shared/clock.ts';
 import { Reason } from '../../shared/conditions.ts';
 import { CAIRN_EVENT_TYPES } from '../../shared/event-types.ts';
@@ -14,6 +14,13 @@ import type { Action, Plan, Ref } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
 import { isFinished } from '../../shared/policy.ts';
 import { humanBytes, humanDuration } from '../../shared/units.ts';
+import {
+  claimOutcome,
+  DEFAULT_DEADLINE_SECONDS,
+  isClaimRestore,
+  isSnapshotRun,
+  snapshotOutcome,
+} from './snapshots.ts';
 
 /** A Backup or Restore without a Job this long after it was created has lost its launcher. */
 export const NO_JOB_GRACE_SECONDS = 600;
@@ -29,6 +36,12 @@ export interface JobState {
   job: KubeObject | undefined;
   /** Its Pods, in any order. */
   pods: KubeObject[];
+  /** A snapshot run's VolumeSnapshots (its run is those, not a Job): snapshots.ts. */
+  snapshots?: KubeObject[];
+  /** A snapshot run's deadline: its policy's activeDeadlineSeconds (a Job carries its own). */
+  deadlineSeconds?: number;
+  /** A snapshot Restore's claim, the one it fills (undefined: gone, or not read). */
+  claim?: KubeObject | undefined;
 }
 
 export interface Outcome {
@@ -42,6 +55,12 @@ export interface Outcome {
   stopJob?: boolean;
   /** A failure the agent reported itself: it has removed whatever it had written. */
   reported?: boolean;
+  /** A snapshot run: what each VolumeSnapshot says, and (Completed) their total restoreSize. */
+  snapshots?: SnapshotRecord[];
+  /** A run without a Job, Completed: its size (a snapshot Backup's, a restored claim's). */
+  sizeBytes?: number;
+  /** What to add when the run outlives its deadline (why it may not be finished). */
+  deadlineHint?: string;
 }
 
 /** Waiting reasons kubelet never retries (pkg/kubelet/images): the run fails at once. */
@@ -218,7 +237,14 @@ export function decideRun(
 ): RunDecision {
   const at = refOf(run, kind);
   if (isFinished(run) || run.metadata.deletionTimestamp) return { plan: [], updated: run };
-  let o = outcomeOf(state, now);
+  // Runs without a Job: a snapshot Backup's VolumeSnapshots, a snapshot Restore's claim (snapshots.ts).
+  const snapshotRun = kind === 'Backup' && isSnapshotRun(run as Backup);
+  const claimRun = kind === 'Restore' && isClaimRestore(run as Restore);
+  let o = snapshotRun
+    ? snapshotOutcome(run as Backup, state.snapshots ?? [], now)
+    : claimRun
+      ? claimOutcome(run as Restore, state.claim, now)
+      : outcomeOf(state, now);
   const status = run.status ?? {};
   if (!o) {
     const created = timeOf(run.metadata.creationTimestamp) ?? now.getTime();
@@ -240,13 +266,18 @@ export function decideRun(
       return { plan: [], updated: run };
     }
   } else if (o.phase === 'Running' || o.phase === 'Pending') {
-    const deadline = state.job?.spec?.activeDeadlineSeconds as number | undefined;
+    const deadline = snapshotRun
+      ? (state.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS)
+      : claimRun
+        ? ((run as Restore).spec.activeDeadlineSeconds ?? DEFAULT_DEADLINE_SECONDS)
+        : (state.job?.spec?.activeDeadlineSeconds as number | undefined);
     const started = timeOf(o.startTime ?? state.job?.metadata.creationTimestamp) ?? now.getTime();
     if (deadline !== undefined && now.getTime() - started > (deadline + DEADLINE_GRACE_SECONDS) * 1000) {
+      const hint = o.deadlineHint;
       o = {
         phase: 'Failed',
         reason: Reason.DeadlineExceeded,
-        message: `still not finished ${deadline}s after it started`,
+        message: `still not finished ${deadline}s after it started${hint ? `: ${hint}` : ''}`,
       };
     }
   }
@@ -257,6 +288,7 @@ export function decideRun(
 
   const set: Record<string, unknown> = { phase: o.phase };
   if (o.startTime) set.startTime = o.startTime;
+  if (o.snapshots) set.snapshots = o.snapshots;
   const plan: Action[] = [];
   const noun = kind === 'Backup' ? 'Backup' : 'Restore';
   let reply: RunDecision['reply'];
@@ -298,6 +330,26 @@ export function decideRun(
       kind === 'Backup'
         ? `Backup completed in ${duration}s: ${humanBytes(r.sizeBytes)} to ${r.location}, sha256 ${r.sha256.slice(0, 12)}…`
         : `Restore completed in ${duration}s: ${humanBytes(r.rawBytes)} restored and verified`;
+    plan.push({ type: 'event', involved: at, eventType: 'Normal', reason: `${noun}Completed`, message });
+    reply = {
+      type: kind === 'Backup' ? CAIRN_EVENT_TYPES.backupCompleted : CAIRN_EVENT_TYPES.restoreCompleted,
+      subject: at,
+      data: { name: at.name, namespace: at.namespace, ...set },
+    };
+  } else if (o.phase === 'Completed') {
+    // A run without a Job (snapshots.ts): no agent result, what the API says instead.
+    const completionTime = o.completionTime ?? kubeTime(now);
+    const duration = seconds(o.startTime, completionTime) ?? 0;
+    Object.assign(set, {
+      completionTime,
+      durationSeconds: duration,
+      ...(o.sizeBytes !== undefined
+        ? { [kind === 'Backup' ? 'sizeBytes' : 'restoredBytes']: o.sizeBytes }
+        : {}),
+      reason: null,
+      message: null,
+    });
+    const message = `${noun} completed in ${duration}s: ${o.message ?? ''}`.slice(0, 1024);
     plan.push({ type: 'event', involved: at, eventType: 'Normal', reason: `${noun}Completed`, message });
     reply = {
       type: kind === 'Backup' ? CAIRN_EVENT_TYPES.backupCompleted : CAIRN_EVENT_TYPES.restoreCompleted,

@@ -7,6 +7,7 @@ import type { Backup, HistoryEntry, PolicyKind } from '../../shared/api/index.ts
 import { Reason } from '../../shared/conditions.ts';
 import type { KubeObject } from '../../shared/kube.ts';
 import type { Action } from '../../shared/plan.ts';
+import { refOf } from '../../shared/plan.ts';
 import { isFinished, newestFirst } from '../../shared/policy.ts';
 
 const LAST_STATUS = {
@@ -27,7 +28,7 @@ export function policyStatus(backups: readonly Backup[]): Record<string, unknown
     const s = b.status ?? {};
     return {
       backup: b.metadata.name,
-      ...(s.jobName ? { job: s.jobName } : {}),
+      ...(s.jobName ? { jobName: s.jobName } : {}),
       ...(b.spec.scheduledTime ? { scheduledTime: b.spec.scheduledTime } : {}),
       ...(s.startTime ? { startTime: s.startTime } : {}),
       ...(s.completionTime ? { completionTime: s.completionTime } : {}),
@@ -38,7 +39,8 @@ export function policyStatus(backups: readonly Backup[]): Record<string, unknown
   });
   return {
     lastBackup: latest?.metadata.name ?? null,
-    lastBackupStatus: latest ? LAST_STATUS[latest.status?.phase ?? 'Pending'] : null,
+    // Seed 004: before its first run a policy's last backup is Pending (what schedule-evaluator set first)
+    lastBackupStatus: latest ? LAST_STATUS[latest.status?.phase ?? 'Pending'] : 'Pending',
     activeBackupJob: active?.status?.jobName ?? null,
     lastSuccessfulBackup: success?.metadata.name ?? null,
     lastSuccessfulTime: success?.status?.completionTime ?? null,
@@ -85,4 +87,28 @@ export function decidePolicy(kind: PolicyKind, policy: KubeObject, backups: read
       why: `derived from its ${backups.length} Backup(s)`,
     },
   ];
+}
+
+/**
+ * Seed 003's `kubectl describe backuppolicy` shows its runs: the Events a run's decision records
+ * on the Backup (started, completed, failed) are recorded on its policy too — with the policy's
+ * uid, which kubectl describe selects Events by. Mind the volume (a run a minute is two Events a
+ * minute on the policy, as the CronJob controller writes on a CronJob): "started" says the same
+ * text each time, so it is one Event whose count grows; completed and failed name the Backup.
+ */
+export function runEventsOnPolicy(plan: readonly Action[], kind: PolicyKind, policy: KubeObject): Action[] {
+  const involved = refOf(policy, kind);
+  return plan.flatMap((a): Action[] => {
+    if (a.type !== 'event' || a.involved.kind !== 'Backup') return [];
+    const name = a.involved.name;
+    const message =
+      a.reason === Reason.BackupStarted
+        ? 'Backup execution started'
+        : a.reason === Reason.BackupCompleted
+          ? `Backup ${name} ${a.message.replace(/^Backup /, '')}`
+          : a.reason === Reason.BackupFailed
+            ? `Backup ${name} failed: ${a.message}`
+            : undefined;
+    return message === undefined ? [] : [{ ...a, involved, message: message.slice(0, 1024) }];
+  });
 }

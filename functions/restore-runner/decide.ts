@@ -29,11 +29,13 @@ import {
   passwordEnv,
   RESTORE_MOUNT,
 } from '../../shared/jobs.ts';
+import type { KubeObject } from '../../shared/kube.ts';
 import { Labels, MANAGED_BY } from '../../shared/labels.ts';
 import { restoreJobName } from '../../shared/naming.ts';
 import type { Plan } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
-import { isFinished, type Policy } from '../../shared/policy.ts';
+import { isFinished, isRestoreStarted, type Policy } from '../../shared/policy.ts';
+import { claimFromSnapshot, snapshotDataSource } from '../../shared/snapshots.ts';
 import { isVerification, PURPOSE_LABEL, SCRATCH_FOLDER } from '../../shared/verification.ts';
 
 export interface RestoreState {
@@ -42,6 +44,10 @@ export interface RestoreState {
   policy: Policy | undefined;
   /** PVCs the Restore and its Backup's destination name, and whether each exists. */
   claims: Record<string, boolean>;
+  /** A snapshot Backup's VolumeSnapshots that still exist, by name (read only for such a Backup). */
+  snapshots?: Record<string, KubeObject>;
+  /** For a snapshot Backup: the target claim as it is, if it exists (its dataSource matters). */
+  targetClaim?: KubeObject | undefined;
 }
 
 class Refusal extends Error {}
@@ -59,6 +65,29 @@ function refuse(state: RestoreState, now: Date, message: string): Plan {
       why: message,
     },
     { type: 'event', involved: at, eventType: 'Warning', reason: Reason.RestoreRefused, message },
+  ];
+}
+
+/**
+ * The Restore waits for its Backup: Pending, with the reason and an Event — each said once (the
+ * tick and the Restore's own status event look again and find nothing new).
+ */
+function wait(restore: Restore, backupName: string, phase: string): Plan {
+  const at = refOf(restore, 'Restore');
+  const message = `waiting: Backup ${backupName} is ${phase}; the restore starts when it completes`;
+  const s = restore.status ?? {};
+  if (s.phase === 'Pending' && s.reason === Reason.WaitingForBackup && s.message === message) return [];
+  return [
+    {
+      type: 'status',
+      kind: 'Restore',
+      namespace: at.namespace,
+      name: at.name,
+      set: { phase: 'Pending', reason: Reason.WaitingForBackup, message },
+      conditions: [{ type: 'Ready', status: 'False', reason: Reason.WaitingForBackup, message }],
+      why: message,
+    },
+    { type: 'event', involved: at, eventType: 'Normal', reason: Reason.WaitingForBackup, message },
   ];
 }
 
@@ -143,27 +172,28 @@ function target(state: RestoreState, backup: Backup): { target: RestoreTarget; b
 
 export function decide(state: RestoreState, now: Date, allow: JobAllowList = allowListFromEnv()): Plan {
   const { restore, backup, policy } = state;
-  if (
-    restore.metadata.deletionTimestamp ||
-    isFinished(restore as unknown as Backup) ||
-    restore.status?.jobName
-  )
-    return [];
+  if (restore.metadata.deletionTimestamp || isFinished(restore) || isRestoreStarted(restore)) return [];
   const at = refOf(restore, 'Restore');
   const ns = at.namespace;
   const backupName = restore.spec.backupRef.name;
   try {
     if (!backup) throw new Refusal(`Backup ${backupName} does not exist in namespace ${ns}`);
-    if (backup.status?.phase !== 'Completed') {
+    if (backup.metadata.deletionTimestamp) throw new Refusal(`Backup ${backupName} is being deleted`);
+    if (backup.status?.phase === 'Failed') {
+      const why = backup.status.reason ? ` (${backup.status.reason})` : '';
       throw new Refusal(
-        `Backup ${backupName} is ${backup.status?.phase ?? 'Pending'}; only a Completed backup can be restored`,
+        `Backup ${backupName} failed${why}: ${backup.status.message ?? 'see its Events'}; only a Completed backup can be restored`,
       );
     }
+    // Seed 003 applies a policy, a manual Backup and its Restore at once: a Backup still on its
+    // way is waited for. Its dev.cairn.backup.completed (or .failed) event, or the tick, looks again.
+    if (backup.status?.phase !== 'Completed')
+      return wait(restore, backupName, backup.status?.phase ?? 'Pending');
+    if ((backup.status.snapshots?.length ?? 0) > 0) return snapshotRestore(state, backup, now);
     if (!backup.status.manifestKey)
       throw new Refusal(
         `Backup ${backupName} records no manifest; it cannot be verified, so it is not restored`,
       );
-    if (backup.metadata.deletionTimestamp) throw new Refusal(`Backup ${backupName} is being deleted`);
     // Where the artifact went when it was made, even if the policy's destination changed since, or
     // the policy is gone (its Backups kept with --cascade=orphan).
     const dest =
@@ -269,7 +299,7 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
         kind: 'Restore',
         namespace: ns,
         name: at.name,
-        set: { phase: 'Pending', jobName },
+        set: { phase: 'Pending', jobName, reason: null, message: null },
         conditions: [
           { type: 'Ready', status: 'False', reason: Reason.JobCreated, message: `Job ${jobName} created` },
         ],
@@ -287,6 +317,102 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
     if (err instanceof Refusal) return refuse(state, now, err.message);
     throw err;
   }
+}
+
+/**
+ * From a snapshot Backup (backupStrategy snapshot): the target claim is created with the chosen
+ * VolumeSnapshot as its dataSource — Kubernetes' way of restoring a snapshot; the CSI driver fills
+ * it — or, created so beforehand (with the storage class or access modes a person wants), is
+ * accepted as it is. job-watcher completes the Restore when the claim is Bound. No Job, no agent:
+ * nothing of a store is read, so there is no digest to check (the driver vouches for its snapshot).
+ */
+function snapshotRestore(state: RestoreState, backup: Backup, now: Date): Plan {
+  const { restore } = state;
+  const at = refOf(restore, 'Restore');
+  const into = restore.spec.target.pvc;
+  if (!into) throw new Refusal('a volume backup can only be restored into a pvc target');
+  if (into.path)
+    throw new Refusal(
+      `a snapshot restores a whole claim: spec.target.pvc.path does not apply to Backup ${backup.metadata.name}`,
+    );
+  const records = backup.status?.snapshots ?? [];
+  const claims = records.map((r) => r.persistentVolumeClaimName);
+  let record = records[0];
+  if (into.sourceClaimName) {
+    record = records.find((r) => r.persistentVolumeClaimName === into.sourceClaimName);
+    if (!record)
+      throw new Refusal(
+        `Backup ${backup.metadata.name} has no snapshot of claim ${into.sourceClaimName} (it has ${claims.join(', ')})`,
+      );
+  } else if (records.length > 1) {
+    throw new Refusal(
+      `Backup ${backup.metadata.name} holds snapshots of claims ${claims.join(', ')}: set spec.target.pvc.sourceClaimName to the one to restore`,
+    );
+  }
+  if (!record) throw new Refusal(`Backup ${backup.metadata.name} records no snapshot`);
+  const vs = state.snapshots?.[record.name];
+  if (!vs || vs.metadata.deletionTimestamp)
+    throw new Refusal(`VolumeSnapshot ${record.name} no longer exists in namespace ${at.namespace}`);
+  const existing = state.targetClaim;
+  if (existing && !claimFromSnapshot(existing, record.name)) {
+    throw new Refusal(
+      `PersistentVolumeClaim ${into.claimName} exists: a snapshot fills only a new claim (its dataSource is set when it is created); name a claim that does not exist and the restore creates it from VolumeSnapshot ${record.name}`,
+    );
+  }
+  const size = record.restoreSize ?? (vs.status?.restoreSize as string | undefined);
+  const plan: Plan = [];
+  if (!existing) {
+    if (!size) throw new Refusal(`VolumeSnapshot ${record.name} reports no restoreSize to size a claim by`);
+    plan.push({
+      type: 'create',
+      kind: 'PersistentVolumeClaim',
+      object: {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: {
+          name: into.claimName,
+          namespace: at.namespace,
+          // Not owned by the Restore: the restored data outlives it.
+          labels: {
+            [Labels.managedBy]: MANAGED_BY,
+            [Labels.partOf]: MANAGED_BY,
+            [Labels.restore]: at.name,
+            [Labels.component]: 'restore',
+          },
+        },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: size } },
+          ...(into.storageClassName ? { storageClassName: into.storageClassName } : {}),
+          dataSource: snapshotDataSource(record.name),
+        },
+      },
+      why: `restore VolumeSnapshot ${record.name} of Backup ${backup.metadata.name}`,
+    });
+  }
+  const message = existing
+    ? `claim ${into.claimName} is filled from VolumeSnapshot ${record.name}`
+    : `created claim ${into.claimName} from VolumeSnapshot ${record.name} (${size})`;
+  plan.push(
+    {
+      type: 'status',
+      kind: 'Restore',
+      namespace: at.namespace,
+      name: at.name,
+      set: {
+        phase: 'Pending',
+        startTime: kubeTime(now),
+        claimName: into.claimName,
+        volumeSnapshotName: record.name,
+        reason: null,
+        message: null,
+      },
+      conditions: [{ type: 'Ready', status: 'False', reason: Reason.ClaimCreated, message }],
+      why: message,
+    },
+    { type: 'event', involved: at, eventType: 'Normal', reason: Reason.ClaimCreated, message },
+  );
+  return plan;
 }
 
 /** A check as the agent takes it: the API's fields, without the unset ones. */

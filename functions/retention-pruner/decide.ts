@@ -1,7 +1,8 @@
 /**
  * retention-pruner's pure decision for one policy: expire what the retention rules no longer
  * keep, delete the artifacts of Backups being deleted (through an agent Job, so storage
- * credentials stay in pods) before releasing their finalizer, and trim finished Jobs to the
+ * credentials stay in pods; a snapshot Backup's VolumeSnapshots directly) before releasing their
+ * finalizer, and trim finished Jobs to the
  * history limits (seed 001's job cleanup).
  */
 import { createHash } from 'node:crypto';
@@ -29,6 +30,8 @@ export interface PrunerState {
   jobs: KubeObject[];
   /** The Restores of the namespace (those reading this policy's Backups pin them). */
   restores: Restore[];
+  /** The VolumeSnapshots of this policy's snapshot Backups (read only when it has such Backups). */
+  snapshots?: KubeObject[];
 }
 
 /** Names of the Backups a Restore still reads (not finished, not being deleted). */
@@ -79,6 +82,44 @@ function releaseFinalizer(b: Backup, why: string): Action {
   };
 }
 
+function orphan(v: KubeObject, b: Backup): Action {
+  return {
+    type: 'patch',
+    kind: 'VolumeSnapshot',
+    namespace: v.metadata.namespace ?? 'default',
+    name: v.metadata.name,
+    patch: {
+      metadata: {
+        ownerReferences: (v.metadata.ownerReferences ?? []).filter((r) => r.uid !== b.metadata.uid),
+      },
+    },
+    why: `deletionPolicy Retain: the VolumeSnapshot outlives Backup ${b.metadata.name}`,
+  };
+}
+
+/** A snapshot Backup's artifacts are its VolumeSnapshots. */
+const isSnapshotBackup = (b: Backup) => (b.status?.snapshots?.length ?? 0) > 0;
+
+/**
+ * A snapshot Backup's VolumeSnapshots are deleted (the CSI snapshot controller deletes their
+ * contents), and the Backup is released once none is left: their delete events bring it here.
+ */
+function deleteSnapshots(b: Backup, snapshots: readonly KubeObject[]): Action[] {
+  if (snapshots.length === 0) return [releaseFinalizer(b, 'its VolumeSnapshots are deleted')];
+  return snapshots
+    .filter((v) => !v.metadata.deletionTimestamp)
+    .map(
+      (v): Action => ({
+        type: 'delete',
+        kind: 'VolumeSnapshot',
+        namespace: v.metadata.namespace ?? 'default',
+        name: v.metadata.name,
+        ...(v.metadata.uid ? { uid: v.metadata.uid } : {}),
+        why: `Backup ${b.metadata.name} is being deleted: its snapshots go first`,
+      }),
+    );
+}
+
 /** Backups in deletion whose artifact is still to be deleted, grouped by where they are stored. */
 function pruneGroups(deleting: Backup[]): Map<string, Backup[]> {
   const groups = new Map<string, Backup[]>();
@@ -117,13 +158,14 @@ export function decide(state: PrunerState, now: Date): Plan {
         rules.keepDaily ? `keepDaily=${rules.keepDaily}` : '',
         rules.keepWeekly ? `keepWeekly=${rules.keepWeekly}` : '',
         rules.keepMonthly ? `keepMonthly=${rules.keepMonthly}` : '',
+        rules.keepFailed !== undefined ? `keepFailed=${rules.keepFailed}` : '',
       ].filter(Boolean);
       plan.push({
         type: 'event',
         involved: { ...at, ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}) },
         eventType: 'Normal',
         reason: 'CleanupTriggered',
-        message: `Deleting ${expire.length} old backup(s) (${said.join(', ') || `failed history ${rules.keepFailed}`}): ${expire.map((b) => b.metadata.name).join(', ')}`,
+        message: `Deleting ${expire.length} old backup(s) (${said.join(', ')}): ${expire.map((b) => b.metadata.name).join(', ')}`,
       });
     }
   }
@@ -135,12 +177,24 @@ export function decide(state: PrunerState, now: Date): Plan {
   const needArtifactDelete: Backup[] = [];
   const keysOf = new Map<string, string[]>();
   for (const b of deleting) {
+    const snapshots = (state.snapshots ?? []).filter(
+      (v) => v.metadata.labels?.[Labels.backup] === b.metadata.name,
+    );
     if (b.spec.deletionPolicy === 'Retain') {
+      // The snapshots stay: no longer owned by the Backup, or garbage collection would take them.
+      for (const v of snapshots.filter((x) =>
+        x.metadata.ownerReferences?.some((r) => r.uid === b.metadata.uid),
+      ))
+        plan.push(orphan(v, b));
       plan.push(releaseFinalizer(b, 'deletionPolicy Retain: the artifact stays'));
       continue;
     }
     // A Restore still reads it: the artifact stays until the Restore ends.
     if (inUse.has(b.metadata.name)) continue;
+    if (isSnapshotBackup(b)) {
+      plan.push(...deleteSnapshots(b, snapshots));
+      continue;
+    }
     // Its run may still write (Replace, a person deleting a running Backup): stop the Job first,
     // and delete what it wrote once no Pod of it can write any more.
     const job = backupJobOf(b, jobs);

@@ -1,7 +1,7 @@
 /**
  * retention-pruner: after each completed backup (dev.cairn.backup.completed), when a Backup is
- * being deleted, when a prune Job finishes, and on the tick, applies retention and deletes
- * artifacts before their Backups go.
+ * being deleted, when a prune Job finishes or a snapshot Backup's VolumeSnapshot is gone, and on
+ * the tick, applies retention and deletes artifacts before their Backups go.
  */
 import { API_VERSION, type Backup, type PolicyKind, type Restore } from '../../shared/api/index.ts';
 import { InvalidEvent } from '../../shared/errors.ts';
@@ -29,16 +29,26 @@ async function gatherPolicy(
     // Restores made by hand carry no policy label: all of the namespace's.
     kube.list<Restore>('Restore', namespace),
   ]);
+  const mine = backups.filter((b) => b.spec.policyRef.kind === kind && b.spec.policyRef.name === name);
+  // Snapshot Backups' VolumeSnapshots: read only when there are some (no snapshot CRDs needed otherwise).
+  const snapshots = mine.some(hasSnapshots)
+    ? (await kube.list<KubeObject>('VolumeSnapshot', namespace, sel)).filter(
+        (v) => v.metadata.labels?.[Labels.policyKind] === kind,
+      )
+    : [];
   return {
     kind,
     name,
     namespace,
     policy,
-    backups: backups.filter((b) => b.spec.policyRef.kind === kind && b.spec.policyRef.name === name),
+    backups: mine,
     jobs: jobs.filter((j) => j.metadata.labels?.[Labels.policyKind] === kind),
     restores,
+    snapshots,
   };
 }
+
+const hasSnapshots = (b: Backup) => (b.status?.snapshots?.length ?? 0) > 0;
 
 /**
  * The tick: one LIST per kind, grouped per policy (including policies that are gone). Read
@@ -84,6 +94,18 @@ async function gatherAll(kube: KubeClient): Promise<PrunerState[]> {
     const name = j.metadata.labels?.[Labels.policy];
     if (kind && name) stateFor(j.metadata.namespace ?? 'default', kind, name).jobs.push(j);
   }
+  if (backups.some(hasSnapshots)) {
+    const snapshots = await kube.list<KubeObject>('VolumeSnapshot', undefined, {
+      labelSelector: `${Labels.managedBy}=${MANAGED_BY}`,
+    });
+    for (const v of snapshots) {
+      const kind = v.metadata.labels?.[Labels.policyKind] as PolicyKind | undefined;
+      const name = v.metadata.labels?.[Labels.policy];
+      if (!kind || !name) continue;
+      const s = stateFor(v.metadata.namespace ?? 'default', kind, name);
+      s.snapshots = [...(s.snapshots ?? []), v];
+    }
+  }
   return [...states.values()];
 }
 
@@ -118,8 +140,11 @@ export const plan: Planner = async (event, { kube, clock }) => {
     case 'resource': {
       const ev = parseResourceEvent(event);
       const obj = ev.object as KubeObject;
-      if (ev.kind !== 'Backup' && ev.kind !== 'Job')
-        throw new InvalidEvent(`kind: ${NAME} handles Backup and Job events, not ${ev.kind}`, 'kind');
+      if (ev.kind !== 'Backup' && ev.kind !== 'Job' && ev.kind !== 'VolumeSnapshot')
+        throw new InvalidEvent(
+          `kind: ${NAME} handles Backup, Job and VolumeSnapshot events, not ${ev.kind}`,
+          'kind',
+        );
       const kind = (
         ev.kind === 'Backup'
           ? (obj as Backup).spec?.policyRef?.kind
@@ -131,6 +156,8 @@ export const plan: Planner = async (event, { kube, clock }) => {
       // A Backup update matters only when it is being deleted; a Job update only for prune Jobs.
       if (ev.kind === 'Backup' && !obj.metadata.deletionTimestamp) return { plan: [] };
       if (ev.kind === 'Job' && obj.metadata.labels?.[Labels.component] !== 'prune') return { plan: [] };
+      // A VolumeSnapshot's deletion may be the last one its Backup waits for.
+      if (ev.kind === 'VolumeSnapshot' && ev.action !== 'delete') return { plan: [] };
       return { plan: decide(await gatherPolicy(kube, ev.namespace, kind, policy), now) };
     }
     default:

@@ -2,9 +2,10 @@
  * Which Backups a policy's retention rules keep (restic-style: a Backup stays when any rule keeps
  * it): keepLast, keepDaily/Weekly/Monthly (the newest Backup of each calendar period in the
  * policy's time zone), and keep-within (seed 000's backupRetention hours, or retention.maxAge).
- * With no rule at all, everything is kept. Whatever the rules say, the newest Completed Backup,
- * the newest Failed Backup, every Backup still running and every Backup a running Restore reads are
- * kept. "Newest" is newestFirst's (shared/policy.ts): the scheduled time.
+ * With no rule at all, everything is kept. Failed Backups are deleted only by keepFailed (the
+ * newest N stay): keepLast and the others count completed backups (seed 003). Whatever the rules
+ * say, the newest Completed Backup, the newest Failed Backup, every Backup still running and every
+ * Backup a running Restore reads are kept. "Newest" is newestFirst's (shared/policy.ts): the scheduled time.
  */
 import type { Backup, Retention } from '../../shared/api/index.ts';
 import { isFinished, newestFirst, type Policy, runTimeOf } from '../../shared/policy.ts';
@@ -16,8 +17,11 @@ export interface RetentionRules {
   keepMonthly?: number;
   /** Keep Backups younger than this many milliseconds. */
   keepWithinMs?: number;
-  /** Failed Backups kept besides the newest one (failedJobsHistoryLimit). */
-  keepFailed: number;
+  /**
+   * The newest N Failed Backups are kept, older ones expire (retention.keepFailed); undefined keeps
+   * every Failed Backup: the other rules count completed backups only (seed 003).
+   */
+  keepFailed?: number;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
@@ -33,7 +37,8 @@ export function parseDuration(text: string): number {
 export function rulesOf(policy: Policy): RetentionRules {
   const spec = policy.spec as Policy['spec'] & { backupRetention?: number; retention?: Retention };
   const r = spec.retention ?? {};
-  const keepLast = spec.retentionCount ?? r.keepLast;
+  // retention.keepLast wins over retentionCount, which a BackupPolicy always has (its default 7).
+  const keepLast = r.keepLast ?? spec.retentionCount;
   const within = r.maxAge
     ? parseDuration(r.maxAge)
     : spec.backupRetention
@@ -45,7 +50,7 @@ export function rulesOf(policy: Policy): RetentionRules {
     ...(r.keepWeekly !== undefined ? { keepWeekly: r.keepWeekly } : {}),
     ...(r.keepMonthly !== undefined ? { keepMonthly: r.keepMonthly } : {}),
     ...(within !== undefined ? { keepWithinMs: within } : {}),
-    keepFailed: Math.max(spec.failedJobsHistoryLimit ?? 1, 1),
+    ...(r.keepFailed !== undefined ? { keepFailed: r.keepFailed } : {}),
   };
 }
 
@@ -87,7 +92,9 @@ export function applyRetention(
   const keep = new Set<Backup>(live.filter((b) => !isFinished(b) || inUse.has(b.metadata.name)));
   const completed = newestFirst(live.filter((b) => b.status?.phase === 'Completed'));
   const failed = newestFirst(live.filter((b) => b.status?.phase === 'Failed'));
-  for (const b of failed.slice(0, rules.keepFailed)) keep.add(b);
+  // The newest Failed one always stays; older ones only go when keepFailed says so.
+  for (const b of rules.keepFailed === undefined ? failed : failed.slice(0, Math.max(rules.keepFailed, 1)))
+    keep.add(b);
   if (completed[0]) keep.add(completed[0]);
   if (!hasRules(rules)) {
     for (const b of completed) keep.add(b);

@@ -11,7 +11,7 @@ import { type ConditionInput, getCondition, Reason } from '../../shared/conditio
 import { InvalidSchedule } from '../../shared/errors.ts';
 import { scheduledBackupName } from '../../shared/naming.ts';
 import type { Action, Plan, Ref } from '../../shared/plan.ts';
-import { activeBackups, type Policy, scheduledBackup } from '../../shared/policy.ts';
+import { activeBackups, destinationClaim, type Policy, scheduledBackup } from '../../shared/policy.ts';
 import { cachedSchedule, dueRun } from '../../shared/schedule.ts';
 import {
   completedNewestFirst,
@@ -27,6 +27,24 @@ export interface PolicyState {
   backups: Backup[];
   /** The Restores labelled with this policy (its verifications). */
   restores?: Restore[];
+  /**
+   * Whether the claim the policy writes to exists, when gather looked (needsClaimCheck): a claim
+   * that does not is said before the first run (seed 002's policies named no destination).
+   */
+  claims?: Record<string, boolean>;
+}
+
+/**
+ * Whether the claim a policy writes to must be looked at: when the status does not describe this
+ * spec yet (a new or edited policy), or says the claim was missing. Otherwise nothing is read: a
+ * claim deleted later fails its run in job-launcher, with the same reason.
+ */
+export function needsClaimCheck(policy: Policy): boolean {
+  if (!destinationClaim(policy) || policy.spec.suspend || policy.metadata.deletionTimestamp) return false;
+  const s = policy.status ?? {};
+  const upToDate =
+    policy.metadata.generation === undefined || s.observedGeneration === policy.metadata.generation;
+  return !upToDate || getCondition(s.conditions, 'Ready')?.reason === Reason.DestinationNotFound;
 }
 
 function ref(kind: PolicyKind, p: Policy): Ref {
@@ -62,7 +80,7 @@ export function settled(policy: Policy, now: Date): boolean {
 }
 
 export function decide(
-  { kind, policy, backups }: PolicyState,
+  { kind, policy, backups, claims }: PolicyState,
   now: Date,
   allow: JobAllowList = allowListFromEnv(),
 ): Plan {
@@ -81,6 +99,9 @@ export function decide(
     conditions: [condition],
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     monotonic: ['lastScheduleTime'],
+    // Seed 004: the first reconciliation initialises the status to Pending; job-watcher, which
+    // derives it from the Backups, may have been first.
+    ...('lastBackupStatus' in set ? { initial: ['lastBackupStatus'] } : {}),
     why,
   });
 
@@ -138,6 +159,26 @@ export function decide(
     };
     if (upToDate && sameCondition(policy, c) && status.nextScheduledBackup === undefined) return [];
     return [statusAction({ nextScheduledBackup: null }, c, 'the policy is suspended')];
+  }
+
+  // The claim the runs would write to does not exist: said before the first run, and no Backup is
+  // created that could only fail; the tick looks again (needsClaimCheck) and schedules once it is there.
+  const claim = destinationClaim(policy);
+  if (claim && claims?.[claim] === false) {
+    const named = policy.spec.storageDestination
+      ? 'spec.storageDestination.claimName'
+      : 'the default destination: spec.storageDestination is not set';
+    const c: ConditionInput = {
+      type: 'Ready',
+      status: 'False',
+      reason: Reason.DestinationNotFound,
+      message: `PersistentVolumeClaim ${claim} (${named}) does not exist in namespace ${at.namespace}: create it, or set spec.storageDestination`,
+    };
+    if (upToDate && sameCondition(policy, c) && status.nextScheduledBackup === undefined) return [];
+    return [
+      statusAction({ nextScheduledBackup: null }, c, 'the claim the backups go to does not exist'),
+      { type: 'event', involved: at, eventType: 'Warning', reason: c.reason, message: c.message },
+    ];
   }
 
   // Fast path: nothing is due before the next run this status already records.
@@ -238,7 +279,10 @@ export function decide(
     reason: Reason.Scheduled,
     message: `schedule "${policy.spec.schedule}" in ${schedule.timeZone}`,
   };
+  const first = status.lastBackupStatus === undefined;
+  if (first) set.lastBackupStatus = 'Pending';
   const unchanged =
+    !first &&
     upToDate &&
     sameCondition(policy, ready) &&
     status.nextScheduledBackup === set.nextScheduledBackup &&

@@ -1,5 +1,6 @@
 /**
- * schedule-evaluator's reads: one LIST per kind per tick, or one policy and its Backups.
+ * schedule-evaluator's reads: one LIST per kind per tick, or one policy and its Backups; and the
+ * claim a new, edited or claim-less policy writes to.
  *
  * Which tick LISTs may come from the API server's watch cache (resourceVersion=0, a moment stale):
  * - the policies: yes. Deciding from an older policy is deciding as a tick a moment earlier would
@@ -16,8 +17,21 @@
 import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import type { KubeClient } from '../../shared/kube.ts';
 import { Labels } from '../../shared/labels.ts';
-import { backupsOf, groupKey, type Policy } from '../../shared/policy.ts';
-import type { PolicyState } from './decide.ts';
+import { backupsOf, destinationClaim, groupKey, type Policy } from '../../shared/policy.ts';
+import { needsClaimCheck, type PolicyState } from './decide.ts';
+
+/**
+ * The claim of a policy that needsClaimCheck, looked up (one GET; none in the steady state). The
+ * tick calls it per policy, so a failed GET is that policy's error only.
+ */
+export async function withClaims(kube: KubeClient, state: PolicyState): Promise<PolicyState> {
+  const claim = destinationClaim(state.policy);
+  if (!claim || !needsClaimCheck(state.policy)) return state;
+  const claims = await kube.existing('PersistentVolumeClaim', state.policy.metadata.namespace ?? 'default', [
+    claim,
+  ]);
+  return { ...state, claims };
+}
 
 const POLICY_KINDS: readonly PolicyKind[] = ['DatabaseBackup', 'BackupPolicy'];
 
@@ -74,12 +88,12 @@ export async function gatherOne(
     kube.list<Backup>('Backup', namespace, selector),
     policy.spec.verification?.schedule ? kube.list<Restore>('Restore', namespace, selector) : [],
   ]);
-  return {
+  return withClaims(kube, {
     kind: kind as PolicyKind,
     policy,
     backups: backupsOf(kind as PolicyKind, policy, backups),
     restores: restores.filter((r) => r.metadata.labels?.[Labels.policyKind] === kind),
-  };
+  });
 }
 
 export function isPolicyKind(kind: string): kind is PolicyKind {

@@ -8,7 +8,7 @@ import { makeHandle, outcomeOfParts, type Planner, planEach } from '../../shared
 import { refOf } from '../../shared/plan.ts';
 import type { Policy } from '../../shared/policy.ts';
 import { decide, decideCronVerification, settled } from './decide.ts';
-import { gatherAll, gatherOne, isPolicyKind } from './gather.ts';
+import { gatherAll, gatherOne, isPolicyKind, withClaims } from './gather.ts';
 
 export const NAME = 'schedule-evaluator';
 
@@ -21,7 +21,7 @@ export const plan: Planner = async (event, { kube, clock }) => {
       const parts = await planEach(
         states,
         (s) => refOf(s.policy, s.kind),
-        (s) => [...decide(s, now), ...decideCronVerification(s, now)],
+        async (s) => [...decide(await withClaims(kube, s), now), ...decideCronVerification(s, now)],
       );
       // The status writes start from the listed policies: no GET before each PUT.
       return { ...outcomeOfParts(parts), read: states.map((s) => s.policy) };

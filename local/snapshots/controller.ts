@@ -27,9 +27,9 @@ import { cp, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, kubeTime, systemClock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/log.ts';
+import { parseQuantity } from '../../shared/quantity.ts';
 import { type KubeObject, type KubeTarget, toKubeConfig, type WatchLoop, watchLoop } from '../events/kube.ts';
 import { API_VERSION, type Json, SnapshotApi, type SnapshotJson } from './api.ts';
-import { parseQuantity } from './quantity.ts';
 
 export const LOCAL_DRIVER = 'local.cairn.dev';
 /** A VolumeSnapshotClass parameter: every snapshot of the class fails with this message. */

@@ -39,6 +39,32 @@ export const BackupSpec = Type.Object(
 );
 export type BackupSpec = Static<typeof BackupSpec>;
 
+/** One CSI VolumeSnapshot of a snapshot-strategy run (BackupPolicy backupStrategy: snapshot). */
+export const SnapshotRecord = Type.Object(
+  {
+    name: Type.String({ description: "The VolumeSnapshot, in the Backup's namespace." }),
+    persistentVolumeClaimName: Type.String({ description: 'The claim it is a snapshot of.' }),
+    volumeSnapshotClassName: Type.Optional(
+      Type.String({
+        description: 'Its class, once the snapshot controller chose it (or the policy named it).',
+      }),
+    ),
+    readyToUse: Type.Optional(Type.Boolean()),
+    restoreSize: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description: 'The smallest claim it can be restored into, as the CSI driver reports it.',
+      }),
+    ),
+    creationTime: Type.Optional(Timestamp('When the snapshot was taken (the point in time it holds).')),
+    error: Type.Optional(
+      Type.String({ maxLength: 1024, description: "The snapshot controller's error, if it failed." }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SnapshotRecord = Static<typeof SnapshotRecord>;
+
 export const BackupStatus = Type.Object(
   {
     observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
@@ -79,6 +105,13 @@ export const BackupStatus = Type.Object(
     ),
     sha256: Type.Optional(Type.String({ pattern: '^[a-f0-9]{64}$' })),
     compression: Type.Optional(StringEnum(COMPRESSIONS)),
+    snapshots: Type.Optional(
+      Type.Array(SnapshotRecord, {
+        maxItems: 256,
+        description:
+          'backupStrategy snapshot: the VolumeSnapshot of each selected claim (instead of an artifact); sizeBytes is the sum of their restoreSize.',
+      }),
+    ),
     reason: Type.Optional(Type.String({ maxLength: 256 })),
     message: Type.Optional(Type.String({ maxLength: 4096 })),
     conditions: Type.Optional(Conditions),
@@ -88,7 +121,8 @@ export const BackupStatus = Type.Object(
 export type BackupStatus = Static<typeof BackupStatus>;
 export type Backup = CairnObject<BackupSpec, BackupStatus, 'Backup'>;
 
-const description = 'One backup run: its Job, its phase and its artifact (location, size, sha256).';
+const description =
+  'One backup run: its Job, its phase and its artifact (location, size, sha256), or its VolumeSnapshots.';
 export const backupKind: KindDef = {
   kind: 'Backup',
   plural: 'backups',

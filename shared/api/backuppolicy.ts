@@ -20,7 +20,7 @@ export const BackupPolicySpec = Type.Object(
       StringEnum(BACKUP_STRATEGIES, {
         default: 'tar',
         description:
-          'tar: archive the volumes; snapshot: CSI VolumeSnapshots; custom: run command and store its stdout.',
+          'tar: archive the volumes; snapshot: a CSI VolumeSnapshot of each volume (snapshot.storage.k8s.io/v1; no destination, no agent Job); custom: run command and store its stdout.',
       }),
     ),
     command: Type.Optional(
@@ -31,8 +31,27 @@ export const BackupPolicySpec = Type.Object(
           'For backupStrategy custom: the command (an argument array, no shell) whose stdout is the artifact.',
       }),
     ),
-    volumeSnapshotClassName: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+    volumeSnapshotClassName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        description:
+          "For backupStrategy snapshot: the VolumeSnapshotClass of the snapshots; the cluster's default class when unset.",
+      }),
+    ),
     ...jobFields,
+    // Seed 002's default, filled in by the API server so that `kubectl get -o yaml` shows it. A
+    // default cannot depend on another field, so retention.keepLast (seed 003), when set, wins
+    // over it instead of being refused beside it.
+    retentionCount: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10000,
+        default: 7,
+        description:
+          'Keep the newest N completed backups (seed 002; default 7). retention.keepLast, when set, is used instead; the other retention rules keep more.',
+      }),
+    ),
     storageDestination: Type.Optional(StorageDestination),
     verification: Type.Optional(Verification),
   },
@@ -52,9 +71,16 @@ export const BackupPolicySpec = Type.Object(
         reason: 'FieldValueForbidden',
       },
       {
-        rule: '!has(self.retentionCount) || !has(self.retention) || !has(self.retention.keepLast)',
-        message: 'retentionCount and retention.keepLast mean the same thing: set one of them',
-        fieldPath: '.retentionCount',
+        rule: "self.backupStrategy != 'snapshot' || !has(self.verification)",
+        message: 'verification restores an archive: a snapshot backup cannot be verified this way',
+        fieldPath: '.verification',
+        reason: 'FieldValueForbidden',
+      },
+      {
+        rule: "self.backupStrategy == 'snapshot' || !has(self.volumeSnapshotClassName)",
+        message: 'volumeSnapshotClassName applies to backupStrategy snapshot only',
+        fieldPath: '.volumeSnapshotClassName',
+        reason: 'FieldValueForbidden',
       },
       ...VOLUME_VERIFICATION_RULES,
     ] satisfies CelRule[],

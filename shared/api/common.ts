@@ -134,6 +134,14 @@ export const Retention = Type.Object(
         description: 'Keep the newest of each of the last N months.',
       }),
     ),
+    keepFailed: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10000,
+        description:
+          'Keep the newest N failed backups and delete older failed ones. Without it failed backups are never deleted by retention (the other rules count completed backups only).',
+      }),
+    ),
     maxAge: Type.Optional(
       Type.String({
         pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w))+$',
@@ -216,7 +224,13 @@ export const LAST_BACKUP_STATUSES = ['Pending', 'Running', 'Succeeded', 'Failed'
 export const HistoryEntry = Type.Object(
   {
     backup: Type.String(),
-    job: Type.Optional(Type.String()),
+    jobName: Type.Optional(Type.String({ description: "The run's Job (seed 002's BackupRecord.jobName)." })),
+    job: Type.Optional(
+      Type.String({
+        description:
+          'Deprecated: what jobName was called before; still valid in stored objects, and replaced by jobName the next time job-watcher derives the history.',
+      }),
+    ),
     scheduledTime: Type.Optional(Timestamp('The scheduled time of the run.')),
     startTime: Type.Optional(Timestamp('When the run started.')),
     completionTime: Type.Optional(Timestamp('When the run ended.')),

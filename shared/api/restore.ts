@@ -31,10 +31,32 @@ export const RestoreSpec = Type.Object(
         pvc: Type.Optional(
           Type.Object(
             {
-              claimName: ObjectName('PersistentVolumeClaim to restore into.'),
-              path: Type.Optional(RelativePath('Sub-folder of the claim to restore into.')),
+              claimName: ObjectName(
+                'PersistentVolumeClaim to restore into. From a snapshot Backup: a claim the restore creates with the VolumeSnapshot as its dataSource (or one that was created so).',
+              ),
+              path: Type.Optional(RelativePath('Sub-folder of the claim to restore into (archives only).')),
+              sourceClaimName: Type.Optional(
+                ObjectName(
+                  'From a snapshot Backup of several claims: the claim whose VolumeSnapshot to restore.',
+                ),
+              ),
+              storageClassName: Type.Optional(
+                ObjectName(
+                  "From a snapshot Backup: the StorageClass of the claim the restore creates (its provisioner must be the snapshot's CSI driver); the default class when unset.",
+                ),
+              ),
             },
-            { additionalProperties: false },
+            {
+              additionalProperties: false,
+              'x-kubernetes-validations': [
+                {
+                  rule: '!has(self.path) || (!has(self.sourceClaimName) && !has(self.storageClassName))',
+                  message: 'path applies to archives, sourceClaimName and storageClassName to snapshots',
+                  fieldPath: '.path',
+                  reason: 'FieldValueForbidden',
+                },
+              ] satisfies CelRule[],
+            },
           ),
         ),
       },
@@ -107,6 +129,12 @@ export const RestoreStatus = Type.Object(
     completionTime: Type.Optional(Timestamp('When the restore ended.')),
     durationSeconds: Type.Optional(Type.Number({ minimum: 0 })),
     restoredBytes: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+    volumeSnapshotName: Type.Optional(
+      Type.String({ description: 'From a snapshot Backup: the VolumeSnapshot the claim is filled from.' }),
+    ),
+    claimName: Type.Optional(
+      Type.String({ description: 'From a snapshot Backup: the claim filled from it (Bound: restored).' }),
+    ),
     sha256: Type.Optional(Type.String({ pattern: '^[a-f0-9]{64}$' })),
     reason: Type.Optional(Type.String({ maxLength: 256 })),
     message: Type.Optional(Type.String({ maxLength: 4096 })),

@@ -18,6 +18,13 @@ let common: string[];
 test.before(async () => {
   e2e = await startE2E('2030-01-01T00:00:30Z');
   common = ['--kubeconfig', e2e.runtime.kubeconfig, '--state-dir', e2e.stateDir];
+  // The claim the policy writes to: without it the policy is not scheduled (DestinationNotFound).
+  await e2e.runtime.kube.create('PersistentVolumeClaim', {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'backup-store', namespace: 'default' },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+  });
   const { uid: _u, creationTimestamp: _c, generation: _g, ...metadata } = backupPolicy('web').metadata;
   await e2e.runtime.kube.create('BackupPolicy', { ...backupPolicy('web'), metadata });
   await waitFor(

@@ -284,17 +284,17 @@ const refusals: [string, () => Plan, string][] = [
     'VolumeNotFound',
   ],
   [
-    'backupStrategy snapshot (not driven yet)',
+    'backupStrategy snapshot with a pvcSelector that matches nothing',
     () =>
       launch(
         launchState({
           backup: backup('volumes-202503200100', bpRef),
           policy: backupPolicy('volumes', { backupStrategy: 'snapshot' }),
-          selectedClaims: ['data'],
+          selectedClaims: [],
         }),
         now,
       ),
-    'Unsupported',
+    'VolumeNotFound',
   ],
   [
     'a Restore of a Backup in another namespace (it is looked up only in its own)',
@@ -302,8 +302,9 @@ const refusals: [string, () => Plan, string][] = [
     'RestoreRefused',
   ],
   [
-    'a Restore of a Backup that is still running',
-    () => restoreDecide(restoreState({ backup: backup('volumes-1', bpRef, { phase: 'Running' }) }), now),
+    // One still running is waited for (seed 003: functions/restore-runner/test/seeds.test.ts).
+    'a Restore of a Backup that failed',
+    () => restoreDecide(restoreState({ backup: backup('volumes-1', bpRef, { phase: 'Failed' }) }), now),
     'RestoreRefused',
   ],
   [

@@ -331,6 +331,19 @@ function everything(w: World, minute: number): void {
       databaseSelector: { matchLabels: { app: 'pgpod' } },
     });
     put(w, 'DatabaseBackup', { ...byPod, metadata: { name: 'by-pod' } });
+    // backupStrategy snapshot: VolumeSnapshots instead of Jobs, a Restore from one, retention.
+    put(w, 'PersistentVolumeClaim', {
+      apiVersion: 'v1',
+      metadata: { name: 'db-0', labels: { app: 'db' } },
+      spec: {},
+    });
+    const snaps: BackupPolicy = backupPolicy('snaps', {
+      schedule: '*/5 * * * *',
+      pvcSelector: { matchLabels: { app: 'db' } },
+      backupStrategy: 'snapshot',
+      retentionCount: 1,
+    });
+    put(w, 'BackupPolicy', { ...snaps, metadata: { name: 'snaps' } });
     const rep = databaseBackup('rep', { schedule: '*/5 * * * *', concurrencyPolicy: 'Replace' });
     put(w, 'DatabaseBackup', { ...rep, metadata: { name: 'rep' } });
     // A Backup made by hand (gets its policy's labels), and one of a policy that does not exist.
@@ -397,6 +410,23 @@ function everything(w: World, minute: number): void {
         },
       },
     });
+  }
+  // The CSI snapshot controller and provisioner: snapshots are taken, claims from them are filled.
+  for (const v of w.all('VolumeSnapshot'))
+    if (!v.status)
+      w.setStatus(v, { readyToUse: true, restoreSize: '1Gi', creationTime: '2030-01-01T00:00:00Z' });
+  for (const c of w.all('PersistentVolumeClaim'))
+    if (c.spec?.dataSource && !c.status) w.setStatus(c, { phase: 'Bound', capacity: { storage: '1Gi' } });
+  if (minute === 7) {
+    put(w, 'Restore', {
+      apiVersion: API_VERSION,
+      metadata: { name: 'snaps-back' },
+      spec: { backupRef: { name: 'snaps-203001010005' }, target: { pvc: { claimName: 'snap-restored' } } },
+    });
+  }
+  if (minute === 9) {
+    // Kept when retention deletes it: its VolumeSnapshot stays, no longer owned by it.
+    w.updateSpec('Backup', NS, 'snaps-203001010005', { deletionPolicy: 'Retain' });
   }
   if (minute === 10) {
     // A person deletes the running Job of a Backup.
@@ -465,6 +495,12 @@ test("each function's RBAC is exactly what it uses: nothing used is missing, not
   t.is(w.find('Backup', NS, 'orphan')?.status?.reason, 'PolicyNotFound');
   t.truthy(w.find('Restore', NS, 'vols-back')?.status?.phase);
   t.truthy(w.find('Restore', NS, 'pg-back')?.status?.phase);
+  t.is(w.find('Restore', NS, 'snaps-back')?.status?.phase, 'Completed', 'a snapshot Restore completed');
+  t.truthy(w.find('VolumeSnapshot', NS, 'snaps-203001010005-db-0'), 'the retained snapshot stays');
+  t.true(
+    w.writes.some((x) => x.verb === 'delete' && x.kind === 'VolumeSnapshot'),
+    'retention deleted the snapshots of an expired Backup',
+  );
   t.falsy(w.find('Backup', NS, 'rep-held'), 'Replace deleted the running Backup');
   t.true(
     w.writes.some((x) => x.verb === 'patch' && x.kind === 'Job' && x.name === 'rep-203001010010'),

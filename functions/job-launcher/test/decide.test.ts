@@ -10,9 +10,34 @@ const now = new Date('2025-03-20T01:00:05Z');
 const dbRef = { kind: 'DatabaseBackup' as const, name: 'pg-nightly' };
 const bpRef = { kind: 'BackupPolicy' as const, name: 'volumes' };
 
+/** A scheduled Backup: labelled, owned and finalized as schedule-evaluator creates it. */
+const scheduled = () =>
+  backup(
+    'pg-nightly-202503200100',
+    dbRef,
+    {},
+    {
+      labels: {
+        ...backup('pg-nightly-202503200100', dbRef).metadata.labels,
+        'backup.cairn.dev/database-type': 'postgres',
+      },
+      ownerReferences: [
+        {
+          apiVersion: 'backup.cairn.dev/v1alpha1',
+          kind: 'DatabaseBackup',
+          name: 'pg-nightly',
+          uid: 'uid-pg-nightly',
+          controller: true,
+        },
+      ],
+      finalizers: ['backup.cairn.dev/artifact'],
+    },
+    { scheduledTime: '2025-03-20T01:00:00Z' },
+  );
+
 function state(over: Partial<LaunchState>): LaunchState {
   return {
-    backup: backup('pg-nightly-202503200100', dbRef, {}, {}, { scheduledTime: '2025-03-20T01:00:00Z' }),
+    backup: scheduled(),
     policy: databaseBackup(),
     endpoints: [],
     claims: { 'backup-store': true },
@@ -148,14 +173,14 @@ const refusals: [string, Partial<LaunchState>, string, RegExp][] = [
     /PersistentVolumeClaim backup-store \(spec\.storageDestination\.claimName\)/,
   ],
   [
-    'the snapshot strategy',
+    'the snapshot strategy with no claim selected',
     {
       backup: backup('volumes-1', bpRef),
       policy: backupPolicy('volumes', { backupStrategy: 'snapshot' }),
-      selectedClaims: ['data'],
+      selectedClaims: [],
     },
-    'Unsupported',
-    /snapshot.*use tar/,
+    'VolumeNotFound',
+    /no PersistentVolumeClaim in namespace default matches pvcSelector app=web/,
   ],
 ];
 

@@ -26,7 +26,7 @@ async function putStatus(fn: Harness, path: string, obj: KubeObject, status: unk
 }
 
 async function post(fn: Harness, path: string, body: unknown): Promise<KubeObject> {
-  const res = await apiFetch(fn.api, `${path}`, {
+  const res = await apiFetch(fn.api, path, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),

@@ -106,7 +106,7 @@ test('a completed Job event over HTTP completes the Backup, derives the policy s
   t.is(after?.status?.startTime, '2030-01-01T00:00:01Z');
   t.is(after?.status?.completionTime, '2030-01-01T00:00:05Z');
   // As stored (client-node would hand back Dates): the raw JSON the API server serves.
-  const raw = (await (await apiFetch(fn.api, `/api/v1/namespaces/default/events`)).json()) as {
+  const raw = (await (await apiFetch(fn.api, '/api/v1/namespaces/default/events')).json()) as {
     items: KubeObject[];
   };
   t.true(raw.items.some((e) => e.reason === 'BackupCompleted'));

@@ -97,15 +97,11 @@ const refusals: [string, Partial<RestoreState>, RegExp][] = [
     { backup: undefined },
     /Backup volumes-1 does not exist in namespace default/,
   ],
-  [
-    'the Backup is still running',
-    { backup: backup('volumes-1', { kind: 'BackupPolicy', name: 'volumes' }, { phase: 'Running' }) },
-    /is Running; only a Completed backup/,
-  ],
+  // A Backup still running is waited for (seed 003, test/seeds.test.ts), not refused.
   [
     'the Backup failed',
     { backup: backup('volumes-1', { kind: 'BackupPolicy', name: 'volumes' }, { phase: 'Failed' }) },
-    /is Failed/,
+    /Backup volumes-1 failed/,
   ],
   [
     'the target PVC does not exist',

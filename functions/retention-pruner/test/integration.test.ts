@@ -109,7 +109,7 @@ test('a Backup deleted while its Job runs: over HTTP the pruner suspends the Job
     },
     spec: { policyRef: { kind: 'BackupPolicy', name: 'volumes' }, scheduledTime: '2030-01-01T00:00:00Z' },
   });
-  await apiFetch(fn.api, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/volumes-1/status`, {
+  await apiFetch(fn.api, '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/volumes-1/status', {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({

@@ -1,7 +1,8 @@
 /**
  * A storage quantity (`1Gi`, `500M`, `1073741824`) in bytes, as Kubernetes' resource.Quantity
- * reads it. Written here because client-node keeps its `quantityToScalar` out of its public
- * exports; storage sizes need only whole numbers with the binary and decimal suffixes.
+ * reads it: the local snapshot controller's sizes, and a snapshot Backup's sizeBytes. Written here
+ * because client-node keeps its `quantityToScalar` out of its public exports (and functions do not
+ * load client-node); storage sizes need only whole numbers with the binary and decimal suffixes.
  */
 const FACTORS: Record<string, bigint> = {
   '': 1n,
