@@ -24,7 +24,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import type {
@@ -45,6 +45,7 @@ import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
 import { ChildSink, HashTap, HoldTail, RefuseHead, sink } from './streams.ts';
 import { pgTool, type RunningTool, runTool, startTool, type ToolSpec } from './tools.ts';
+import { findZstd, zstdDecompress } from './zstd.ts';
 
 /** Bytes kept from the restore tool until the checksum matched (see HoldTail). */
 export const HOLD_BACK_BYTES = 1 << 20;
@@ -80,7 +81,9 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
   });
   if (trust === 'unauthenticated')
     log.warn('restoring an artifact nothing vouches for (allowUnauthenticated)', { key: a.key });
-  const ctx: RestoreCtx = { opts, manifest, deps, decrypter };
+  // zstd decompresses beside the restore tool where it can (agent/zstd.ts); else Node's zlib.
+  const zstd = a.compression === 'zstd' ? await findZstd(deps.env) : undefined;
+  const ctx: RestoreCtx = { opts, manifest, deps, decrypter, zstd };
   const t = opts.target;
   try {
     switch (t.kind) {
@@ -145,6 +148,8 @@ interface RestoreCtx {
   decrypter: Awaited<ReturnType<typeof openDecrypter>> | undefined;
   /** The verified copy of the artifact (spool): tools read this, never the store. */
   spooled?: string;
+  /** The zstd tool, when the artifact is zstd-compressed and the tool is there. */
+  zstd: string | undefined;
 }
 
 function checkTargetKind(t: RestoreTarget, m: Manifest): void {
@@ -249,6 +254,7 @@ async function applyArtifact(
   opts: { customArchive?: boolean; script?: boolean } = {},
 ): Promise<RunningTool> {
   const a = ctx.manifest.artifact;
+  if (opts.customArchive && ctx.spooled && ctx.zstd) return applyBesideZstd(ctx, ctx.spooled, ctx.zstd, spec);
   const hash = new HashTap();
   // A spooled artifact was verified as a whole; a streamed one (tar) is hashed on the way, its
   // tail held back (HoldTail sits right after the hash, whose digest exists once the hold sees the
@@ -303,6 +309,58 @@ async function applyArtifact(
     stopGc();
   }
   await tool.done;
+  return tool;
+}
+
+/**
+ * pg_restore reading what zstd decompresses from the verified spool, the two joined by the kernel:
+ * no uncompressed byte passes through Node (decrypting, Node feeds zstd the compressed bytes).
+ * Only for pg_restore: a custom-format archive says where it ends (its table of contents lists
+ * every data block), so a zstd that died halfway is a truncated archive pg_restore refuses and
+ * rolls back; psql would commit a truncated script at its EOF.
+ */
+async function applyBesideZstd(
+  ctx: RestoreCtx,
+  spooled: string,
+  zstdCmd: string,
+  spec: ToolSpec,
+): Promise<RunningTool> {
+  const env = ctx.deps.env;
+  const zstd = startTool(
+    zstdDecompress(zstdCmd, ctx.decrypter ? undefined : spooled, env),
+    (m) => new Error(m),
+  );
+  const tool = startTool({ ...spec, stdin: zstd.child.stdout }, (m) => new RestoreFailed(m));
+  const feeding = ctx.decrypter
+    ? pipeline(
+        createReadStream(spooled, { highWaterMark: 1 << 20 }),
+        ctx.decrypter.decryptor(),
+        zstd.child.stdin as Writable,
+      )
+    : undefined;
+  feeding?.catch(() => {});
+  const stopGc = paceGc();
+  try {
+    await Promise.all([tool.done, zstd.done, feeding]);
+  } catch (e) {
+    // The restore tool first: it must not see the end of a stream that broke off.
+    tool.kill();
+    zstd.kill();
+    await Promise.all([tool.done.catch(() => {}), zstd.done.catch(() => {})]);
+    // pg_restore failing by itself leaves zstd with a broken pipe (killed by SIGPIPE); zstd
+    // failing by itself (an exit code) or the decryption failing is the cause.
+    const fed = await feeding?.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    if (fed instanceof VerificationFailed) throw fed;
+    if (zstd.exit()?.code)
+      throw new RestoreFailed(`zstd could not decompress the verified artifact: ${zstd.stderr().trim()}`);
+    if (tool.exit()?.code) throw await tool.done.catch((x: unknown) => x);
+    throw classify(fed ?? e, ctx.manifest.artifact);
+  } finally {
+    stopGc();
+  }
   return tool;
 }
 

@@ -15,10 +15,17 @@ export interface ToolSpec {
   cwd?: string;
   /** Exit codes that still mean success (tar's 1: "some files changed while read"). */
   okCodes?: number[];
+  /**
+   * Where stdin comes from when not from the agent: another tool's stdout (the two are then
+   * joined by the kernel and no byte passes through Node; the agent's own end is closed, so the
+   * writer gets EPIPE when this tool dies) or an open file descriptor.
+   */
+  stdin?: Readable | number;
 }
 
 export interface RunningTool {
-  child: ChildProcessByStdio<Writable, Readable, Readable>;
+  /** `child.stdin` is null when `spec.stdin` gave it another source. */
+  child: ChildProcessByStdio<Writable | null, Readable, Readable>;
   /** Resolves with the exit code when it is one of okCodes; rejects otherwise. */
   done: Promise<number>;
   /** The last few KB of stderr. */
@@ -48,8 +55,10 @@ export function startTool(spec: ToolSpec, makeError: (message: string) => Error)
   const child = spawn(spec.cmd, spec.args, {
     env: spec.env ?? process.env,
     cwd: spec.cwd,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+    stdio: [spec.stdin ?? 'pipe', 'pipe', 'pipe'],
+  }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  // The child has its copy of the other tool's stdout now; ours would keep the pipe open.
+  if (spec.stdin !== undefined && typeof spec.stdin !== 'number') spec.stdin.destroy();
   let tail = '';
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   child.stderr.setEncoding('utf8');
@@ -57,7 +66,7 @@ export function startTool(spec: ToolSpec, makeError: (message: string) => Error)
     tail = (tail + s).slice(-STDERR_KEEP);
   });
   // Writes after the tool exited fail with EPIPE; the exit status tells the real story.
-  child.stdin.on('error', () => {});
+  child.stdin?.on('error', () => {});
   const name = path.basename(spec.cmd);
   const done = new Promise<number>((resolve, reject) => {
     child.on('error', (e: NodeJS.ErrnoException) => {
@@ -98,7 +107,7 @@ export async function runTool(
   const t = startTool(spec, makeError);
   const out: Buffer[] = [];
   t.child.stdout.on('data', (b: Buffer) => out.push(b));
-  t.child.stdin.end(input);
+  t.child.stdin?.end(input);
   await t.done;
   return Buffer.concat(out).toString();
 }
