@@ -37,6 +37,7 @@ import { messageOf, StorageError } from '../shared/errors.ts';
 import { authenticate } from './authenticity.ts';
 import type { AgentDeps } from './backup.ts';
 import { createDecompressor } from './compression.ts';
+import { restoreJobs } from './cpus.ts';
 import { RestoreFailed, TargetNotEmpty, Unsupported, VerificationFailed } from './errors.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
 import { paceGc } from './memory.ts';
@@ -45,7 +46,7 @@ import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
 import { ChildSink, HashTap, HoldTail, RefuseHead, sink } from './streams.ts';
 import { pgTool, type RunningTool, runTool, startTool, type ToolSpec } from './tools.ts';
-import { findZstd, zstdDecompress } from './zstd.ts';
+import { findZstd, zstdDecompress, zstdDecompressTo } from './zstd.ts';
 
 /** Bytes kept from the restore tool until the checksum matched (see HoldTail). */
 export const HOLD_BACK_BYTES = 1 << 20;
@@ -483,6 +484,11 @@ select :'missing';`,
     );
     return;
   }
+  const jobs = restoreJobs(deps.env);
+  if (jobs > 1 && created === 't' && objects === 0) {
+    await restoreParallel(ctx, { ...t, database: db }, env, jobs);
+    return;
+  }
   await applyArtifact(
     ctx,
     {
@@ -499,6 +505,90 @@ select :'missing';`,
     },
     { customArchive: true },
   );
+}
+
+/**
+ * `pg_restore --jobs N`: tables load and indexes build on N connections at once. pg_restore reads
+ * the archive from a file then (each job seeks to its own tables), so the verified spool is
+ * decompressed (and decrypted) into the same private folder first, and the spool folder needs
+ * room for the uncompressed archive too. Jobs cannot share one transaction, so this runs only
+ * into a database this restore created: when it fails, the database is dropped again and the
+ * target is as it was, absent. Into an existing database a restore stays one transaction.
+ */
+async function restoreParallel(
+  ctx: RestoreCtx,
+  t: DatabaseTarget & { database: string },
+  env: NodeJS.ProcessEnv,
+  jobs: number,
+): Promise<void> {
+  const { deps, opts } = ctx;
+  const archive = await unpackSpool(ctx);
+  deps.log.info('parallel restore', { database: t.database, jobs });
+  try {
+    await runTool(
+      {
+        cmd: pgTool('pg_restore', deps.env),
+        args: [
+          '--no-password',
+          `--jobs=${jobs}`,
+          '--exit-on-error',
+          ...(opts.noOwner ? ['--no-owner'] : []),
+          `--dbname=${conninfoDb(t.database)}`,
+          archive,
+        ],
+        env,
+      },
+      (m) => new RestoreFailed(m),
+    );
+  } catch (e) {
+    const { dropDatabase } = await import('./checks.ts');
+    await dropDatabase(t, deps.env).then(
+      () => deps.log.info('dropped the database the failed restore created', { database: t.database }),
+      (d: unknown) =>
+        deps.log.error('could not drop the database the failed restore created', {
+          database: t.database,
+          error: messageOf(d),
+        }),
+    );
+    throw e;
+  }
+}
+
+/** The verified spool as a plain archive file beside it: decrypted and decompressed. */
+async function unpackSpool(ctx: RestoreCtx): Promise<string> {
+  const spooled = ctx.spooled as string;
+  const a = ctx.manifest.artifact;
+  if (a.compression === 'none' && !ctx.decrypter) return spooled;
+  const out = path.join(path.dirname(spooled), 'archive');
+  const stopGc = paceGc();
+  try {
+    if (ctx.zstd) {
+      const env = ctx.deps.env;
+      const z = startTool(
+        zstdDecompressTo(ctx.zstd, ctx.decrypter ? undefined : spooled, out, env),
+        (m) => new RestoreFailed(m),
+      );
+      const feeding = ctx.decrypter
+        ? pipeline(
+            createReadStream(spooled, { highWaterMark: 1 << 20 }),
+            ctx.decrypter.decryptor(),
+            z.child.stdin as Writable,
+          )
+        : z.child.stdin?.end();
+      await Promise.all([z.done, feeding]);
+    } else {
+      await pipeline([
+        createReadStream(spooled, { highWaterMark: 1 << 20 }),
+        ...unwrap(ctx),
+        createWriteStream(out, { mode: 0o600 }),
+      ]);
+    }
+  } catch (e) {
+    throw classify(e, a);
+  } finally {
+    stopGc();
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
