@@ -46,10 +46,7 @@ export interface AgentDeps {
 
 export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Promise<AgentSuccess> {
   const { store, log, clock } = deps;
-  const [plan, zstd] = await Promise.all([
-    planDump(opts.source, deps.env),
-    opts.compression === 'zstd' ? findZstd(deps.env) : undefined,
-  ]);
+  const plan = await planDump(opts.source, deps.env);
   const extension = sourceExtension(opts.source);
   const { key, manifestKey } = artifactKeys({
     path: opts.destination.path,
@@ -59,15 +56,28 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     compression: opts.compression,
     ...(opts.encryption === 'age' ? { encryption: opts.encryption } : {}),
   });
-  // Both before the dump starts: a missing key fails the backup, never writes it in the clear.
-  // Loaded only to encrypt: an unencrypted backup's start-up does not pay for the age code.
-  const age = opts.encryption === 'age' ? await import('./encryption.ts') : undefined;
-  const encryption = age?.encryptionFromEnv(deps.env);
-  const encryptor = age && encryption ? await age.createEncryptor(encryption.to) : undefined;
   const signKey = signingKey(deps.env);
   const level =
     opts.compression === 'none' ? undefined : (opts.compressionLevel ?? DEFAULT_LEVEL[opts.compression]);
   const start = clock.now();
+  // The dump starts first: connecting and its first rows take longer than finding zstd and
+  // loading the age code (~150 ms), which happen meanwhile. Its output waits in the pipe.
+  const tool = startTool(plan.spec, (m) => new SourceFailed(m));
+  tool.child.stdin?.end();
+  let zstd: string | undefined;
+  let encryption: Awaited<ReturnType<typeof sealing>>;
+  try {
+    [zstd, encryption] = await Promise.all([
+      opts.compression === 'zstd' ? findZstd(deps.env) : undefined,
+      sealing(opts, deps.env),
+    ]);
+  } catch (e) {
+    // A missing key fails the backup before anything is written, never writes it in the clear.
+    tool.kill();
+    await tool.done.catch(() => {});
+    throw e;
+  }
+  const encryptor = encryption?.encryptor;
   log.info('backup started', {
     key,
     source: opts.source.kind,
@@ -75,8 +85,6 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     compressor: zstd ? 'zstd' : opts.compression === 'none' ? 'none' : `zlib ${opts.compression}`,
   });
 
-  const tool = startTool(plan.spec, (m) => new SourceFailed(m));
-  tool.child.stdin?.end();
   // zstd reads the dump tool's stdout itself: the uncompressed bytes never pass through Node
   // (agent/zstd.ts). Without the tool, Node's zlib compresses what Node reads.
   const zstdTool =
@@ -103,7 +111,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
 
   let stored = 0;
   const stopProgress = startProgress(log, opts.progressIntervalSeconds ?? 5, () => ({
-    rawBytes: raw?.bytes ?? compressed.bytes,
+    rawBytes: raw?.bytes,
     storedBytes: stored,
   }));
   let put: Awaited<ReturnType<ArtifactStore['put']>>;
@@ -213,6 +221,17 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     completionTime: manifest.completionTime,
     durationMs: manifest.durationMs,
   };
+}
+
+/**
+ * The age key and encryptor when the backup is encrypted. Loaded only then: an unencrypted
+ * backup's start-up does not pay for the age code.
+ */
+async function sealing(opts: AgentBackupOptions, env: NodeJS.ProcessEnv) {
+  if (opts.encryption !== 'age') return undefined;
+  const age = await import('./encryption.ts');
+  const { to, manifest } = age.encryptionFromEnv(env);
+  return { manifest, encryptor: await age.createEncryptor(to) };
 }
 
 /**
