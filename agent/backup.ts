@@ -59,24 +59,14 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
   const signKey = signingKey(deps.env);
   const level =
     opts.compression === 'none' ? undefined : (opts.compressionLevel ?? DEFAULT_LEVEL[opts.compression]);
+  // Before the dump starts: its stdout must have its reader from the first byte on (Node drains
+  // and drops an unread child stdout when the child exits: a quick dump would be lost), and a
+  // missing key fails the backup before anything is written, never writes it in the clear.
+  const [zstd, encryption] = await Promise.all([
+    opts.compression === 'zstd' ? findZstd(deps.env) : undefined,
+    sealing(opts, deps.env),
+  ]);
   const start = clock.now();
-  // The dump starts first: connecting and its first rows take longer than finding zstd and
-  // loading the age code (~150 ms), which happen meanwhile. Its output waits in the pipe.
-  const tool = startTool(plan.spec, (m) => new SourceFailed(m));
-  tool.child.stdin?.end();
-  let zstd: string | undefined;
-  let encryption: Awaited<ReturnType<typeof sealing>>;
-  try {
-    [zstd, encryption] = await Promise.all([
-      opts.compression === 'zstd' ? findZstd(deps.env) : undefined,
-      sealing(opts, deps.env),
-    ]);
-  } catch (e) {
-    // A missing key fails the backup before anything is written, never writes it in the clear.
-    tool.kill();
-    await tool.done.catch(() => {});
-    throw e;
-  }
   const encryptor = encryption?.encryptor;
   log.info('backup started', {
     key,
@@ -85,6 +75,8 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     compressor: zstd ? 'zstd' : opts.compression === 'none' ? 'none' : `zlib ${opts.compression}`,
   });
 
+  const tool = startTool(plan.spec, (m) => new SourceFailed(m));
+  tool.child.stdin?.end();
   // zstd reads the dump tool's stdout itself: the uncompressed bytes never pass through Node
   // (agent/zstd.ts). Without the tool, Node's zlib compresses what Node reads.
   const zstdTool =
