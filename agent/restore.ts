@@ -61,6 +61,9 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
   const trust = authenticate(manifest, opts, deps.env);
   const a = manifest.artifact;
   checkTargetKind(opts.target, manifest);
+  // zstd decompresses beside the restore tool where it can (agent/zstd.ts); else Node's zlib.
+  // Looked up (zstd -V) while the rest gets ready; findZstd never rejects.
+  const zstdLookup = a.compression === 'zstd' ? findZstd(deps.env) : Promise.resolve(undefined);
   // Loaded only for an encrypted artifact: other restores do not pay for the age code.
   const decrypter = a.encryption ? await openDecrypter(a.encryption, deps.env) : undefined;
   const head = await store.head(a.key);
@@ -82,8 +85,7 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
   });
   if (trust === 'unauthenticated')
     log.warn('restoring an artifact nothing vouches for (allowUnauthenticated)', { key: a.key });
-  // zstd decompresses beside the restore tool where it can (agent/zstd.ts); else Node's zlib.
-  const zstd = a.compression === 'zstd' ? await findZstd(deps.env) : undefined;
+  const zstd = await zstdLookup;
   const ctx: RestoreCtx = { opts, manifest, deps, decrypter, zstd };
   const t = opts.target;
   try {
