@@ -34,6 +34,7 @@ import type {
   RestoreTarget,
 } from '../shared/agent-contract.ts';
 import { messageOf, StorageError } from '../shared/errors.ts';
+import { ByteCounter } from '../shared/storage/count.ts';
 import { authenticate } from './authenticity.ts';
 import type { AgentDeps } from './backup.ts';
 import { createDecompressor } from './compression.ts';
@@ -44,7 +45,7 @@ import { paceGc } from './memory.ts';
 import { RechunkArchive } from './pgarchive.ts';
 import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
-import { ChildSink, HashTap, HoldTail, RefuseHead, sink } from './streams.ts';
+import { CHUNK, ChildSink, HashTap, HoldTail, RefuseHead, sink } from './streams.ts';
 import { pgTool, type RunningTool, runTool, startTool, type ToolSpec } from './tools.ts';
 import { findZstd, zstdDecompress, zstdDecompressTo } from './zstd.ts';
 
@@ -200,7 +201,12 @@ async function spool(ctx: RestoreCtx): Promise<void> {
   const hash = new HashTap();
   const stopGc = paceGc();
   try {
-    await pipeline(await ctx.deps.store.get(a.key), hash, createWriteStream(file, { mode: 0o600 }));
+    await pipeline(
+      await ctx.deps.store.get(a.key),
+      new ByteCounter(stopGc.passed, CHUNK),
+      hash,
+      createWriteStream(file, { mode: 0o600 }),
+    );
     const bad = mismatch(a, hash);
     if (bad) throw bad;
     if (ctx.decrypter) {
@@ -581,6 +587,7 @@ async function unpackSpool(ctx: RestoreCtx): Promise<string> {
     } else {
       await pipeline([
         createReadStream(spooled, { highWaterMark: 1 << 20 }),
+        new ByteCounter(stopGc.passed, CHUNK),
         ...unwrap(ctx),
         createWriteStream(out, { mode: 0o600 }),
       ]);
