@@ -150,9 +150,9 @@ test.serial(
   'a parallel restore that fails drops the database it created: the target is as it was',
   async (t) => {
     if (JOBS < 2) {
-    t.pass('one CPU here: restores are one transaction, rolled back');
-    return;
-  }
+      t.pass('one CPU here: restores are one transaction, rolled back');
+      return;
+    }
     // A table owned by a role the target server no longer has: ALTER … OWNER TO fails halfway.
     await pg.createDatabase('owned');
     await pg.psql('create role ghost', 'postgres');
