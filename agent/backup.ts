@@ -34,7 +34,7 @@ import { paceGc } from './memory.ts';
 import { peakRssMiB, startProgress } from './progress.ts';
 import { planDump } from './sources.ts';
 import { CHUNK, Coalesce, Gate, HashTap } from './streams.ts';
-import { describeCommand, type RunningTool, startTool } from './tools.ts';
+import { describeCommand, firstFailure, type RunningTool, startTool } from './tools.ts';
 import { findZstd, parseZstdSummary, zstdCompress } from './zstd.ts';
 
 export interface AgentDeps {
@@ -127,6 +127,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
   } catch (e) {
     // The first failure is the cause: a dump that died makes the store abort its upload (a
     // StorageError caused by the SourceFailed), a store that failed makes the dump hit EPIPE.
+    const failedAt = performance.now();
     for (const t of tools) t.kill();
     await Promise.all(tools.map((t) => t.done.catch(() => {})));
     // A server that cannot be reached fails both; the version query says so more clearly.
@@ -134,11 +135,10 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
       () => undefined,
       (x: unknown) => x,
     );
-    // A zstd that exited by itself with an error is the cause; the dump then hit a broken pipe.
-    const compressorFailed = zstdTool?.exit()?.code
-      ? await zstdTool.done.catch((x: unknown) => x)
-      : undefined;
-    throw rootFailure(unreachable ?? compressorFailed ?? e);
+    // Of the dump and zstd, the one that failed by itself first (the other then saw a broken
+    // pipe or an early end); a store that failed first had them killed, so neither.
+    const toolFailed = await firstFailure(tools, failedAt);
+    throw rootFailure(unreachable ?? toolFailed ?? e);
   } finally {
     stopProgress();
     stopGc();

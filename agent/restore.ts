@@ -46,7 +46,7 @@ import { RechunkArchive } from './pgarchive.ts';
 import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
 import { CHUNK, ChildSink, HashTap, HoldTail, RefuseHead, sink } from './streams.ts';
-import { pgTool, type RunningTool, runTool, startTool, type ToolSpec } from './tools.ts';
+import { firstFailure, pgTool, type RunningTool, runTool, startTool, type ToolSpec } from './tools.ts';
 import { findZstd, zstdDecompress, zstdDecompressTo } from './zstd.ts';
 
 /** Bytes kept from the restore tool until the checksum matched (see HoldTail). */
@@ -337,7 +337,7 @@ async function applyBesideZstd(
   const env = ctx.deps.env;
   const zstd = startTool(
     zstdDecompress(zstdCmd, ctx.decrypter ? undefined : spooled, env),
-    (m) => new Error(m),
+    (m) => new RestoreFailed(`zstd could not decompress the verified artifact: ${m}`),
   );
   const tool = startTool({ ...spec, stdin: zstd.child.stdout }, (m) => new RestoreFailed(m));
   const feeding = ctx.decrypter
@@ -352,21 +352,20 @@ async function applyBesideZstd(
   try {
     await Promise.all([tool.done, zstd.done, feeding]);
   } catch (e) {
+    const failedAt = performance.now();
     // The restore tool first: it must not see the end of a stream that broke off.
     tool.kill();
     zstd.kill();
     await Promise.all([tool.done.catch(() => {}), zstd.done.catch(() => {})]);
-    // pg_restore failing by itself leaves zstd with a broken pipe (killed by SIGPIPE); zstd
-    // failing by itself (an exit code) or the decryption failing is the cause.
     const fed = await feeding?.then(
       () => undefined,
       (x: unknown) => x,
     );
     if (fed instanceof VerificationFailed) throw fed;
-    if (zstd.exit()?.code)
-      throw new RestoreFailed(`zstd could not decompress the verified artifact: ${zstd.stderr().trim()}`);
-    if (tool.exit()?.code) throw await tool.done.catch((x: unknown) => x);
-    throw classify(fed ?? e, ctx.manifest.artifact);
+    // pg_restore failing by itself leaves zstd a closed pipe (a write error), zstd failing leaves
+    // pg_restore a truncated archive: whichever exited first is the cause.
+    const first = await firstFailure([tool, zstd], failedAt);
+    throw first ?? classify(fed ?? e, ctx.manifest.artifact);
   } finally {
     stopGc();
   }

@@ -32,6 +32,8 @@ export interface RunningTool {
   stderr(): string;
   /** How it ended, once it has: `code` when it exited by itself, `signal` when killed. */
   exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** When the process ended (performance.now()), once it has: which of two joined tools broke first. */
+  exitedAt(): number | undefined;
   kill(): void;
 }
 
@@ -61,6 +63,10 @@ export function startTool(spec: ToolSpec, makeError: (message: string) => Error)
   if (spec.stdin !== undefined && typeof spec.stdin !== 'number') spec.stdin.destroy();
   let tail = '';
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let exitedAt: number | undefined;
+  child.once('exit', () => {
+    exitedAt = performance.now();
+  });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (s: string) => {
     tail = (tail + s).slice(-STDERR_KEEP);
@@ -92,6 +98,7 @@ export function startTool(spec: ToolSpec, makeError: (message: string) => Error)
     done,
     stderr: () => tail,
     exit: () => exit,
+    exitedAt: () => exitedAt,
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
@@ -110,6 +117,20 @@ export async function runTool(
   t.child.stdin?.end(input);
   await t.done;
   return Buffer.concat(out).toString();
+}
+
+/**
+ * Of tools joined by pipes, the one whose own failure (an exit code, not a kill) came first, up to
+ * `before`: the others then only saw a broken pipe or a truncated input.
+ */
+export async function firstFailure(tools: RunningTool[], before: number): Promise<unknown> {
+  const failed = tools
+    .filter((t) => t.exit()?.code && (t.exitedAt() ?? Number.POSITIVE_INFINITY) <= before)
+    .sort((a, b) => (a.exitedAt() ?? 0) - (b.exitedAt() ?? 0));
+  return failed[0]?.done.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 }
 
 /** The meaningful end of a tool's stderr: its last lines, trimmed. */

@@ -172,3 +172,31 @@ test.serial(
     t.false(await exists('owned_copy'));
   },
 );
+
+test.serial(
+  'one job: a pg_restore that fails by itself is reported as its failure, not zstd’s broken pipe, and rolled back',
+  async (t) => {
+    // pg_restore reads zstd's output straight from zstd; when pg_restore stops, zstd's next write
+    // fails too. The cause is pg_restore's error: a role the target server does not have.
+    await pg.createDatabase('owned_once');
+    await pg.psql('create role ghost_once', 'postgres');
+    await pg.psql(
+      `create table a (id int primary key); insert into a select generate_series(1, 200000);
+     create table b (id int); alter table b owner to ghost_once;`,
+      'owned_once',
+    );
+    const root = path.join(work, 'owned_once');
+    const b = await backup(root, 'owned_once');
+    await pg.psql('drop database owned_once; drop role ghost_once', 'postgres');
+    const r = await restore(root, b, 'owned_once_copy', {});
+    t.is(r.code, AGENT_EXIT.source, r.stderr);
+    t.like(r.result, { ok: false, reason: 'RestoreFailed' });
+    if (!r.result.ok)
+      t.regex(r.result.message, /pg_restore exited with code 1: .*role "ghost_once" does not exist/s);
+    t.is(parallelLog(r.logs), undefined);
+    t.is(
+      (await pg.psql("select count(*) from pg_class where relname in ('a', 'b')", 'owned_once_copy')).trim(),
+      '0',
+    );
+  },
+);
