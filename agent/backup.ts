@@ -1,10 +1,12 @@
 /**
- * A backup: source tool stdout → compression → [age encryption] → sha256 → storage, in one
- * stream.pipeline with backpressure and constant memory. The upload's end is gated on the tool's exit status, so a
- * dump that fails (or is killed) halfway aborts the upload: no object, no manifest. The manifest
- * is written only after the artifact is complete; if that write fails the artifact is deleted.
+ * A backup: source tool stdout → compression → [age encryption] → sha256 → storage, with
+ * backpressure and constant memory. With the zstd tool (agent/zstd.ts) the dump tool writes into
+ * zstd directly and Node handles only the compressed bytes; without it Node reads the dump and
+ * compresses with zlib. The upload's end is gated on every tool's exit status, so a dump that
+ * fails (or is killed) halfway aborts the upload: no object, no manifest. The manifest is written
+ * only after the artifact is complete; if that write fails the artifact is deleted.
  */
-import { Readable } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type AgentBackupOptions,
@@ -21,12 +23,19 @@ import type { ArtifactStore } from '../shared/storage/index.ts';
 import { manifestText, sign, signingKey } from './authenticity.ts';
 import { createCompressor, DEFAULT_LEVEL } from './compression.ts';
 import { rootFailure, SourceFailed } from './errors.ts';
-import { CAIRN_VERSION, MANIFEST_FORMAT_VERSION, MANIFEST_KIND, type Manifest } from './manifest.ts';
+import {
+  CAIRN_VERSION,
+  MANIFEST_FORMAT_VERSION,
+  MANIFEST_KIND,
+  type Manifest,
+  type ManifestSource,
+} from './manifest.ts';
 import { paceGc } from './memory.ts';
 import { peakRssMiB, startProgress } from './progress.ts';
 import { planDump } from './sources.ts';
 import { CHUNK, Coalesce, Gate, HashTap } from './streams.ts';
-import { describeCommand, startTool } from './tools.ts';
+import { describeCommand, firstFailure, type RunningTool, startTool } from './tools.ts';
+import { findZstd, parseZstdSummary, zstdCompress } from './zstd.ts';
 
 export interface AgentDeps {
   store: ArtifactStore;
@@ -40,30 +49,58 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
   const plan = await planDump(opts.source, deps.env);
   const extension = sourceExtension(opts.source);
   const { key, manifestKey } = backupArtifactKeys(opts);
-  // Before the dump starts: a missing key fails the backup, never writes it in the clear.
-  // Loaded only to encrypt: an unencrypted backup's start-up does not pay for the age code.
-  const age = opts.encryption === 'age' ? await import('./encryption.ts') : undefined;
-  const encryption = age?.encryptionFromEnv(deps.env);
-  const encryptor = age && encryption ? await age.createEncryptor(encryption.to) : undefined;
   const signKey = signingKey(deps.env);
+  const level =
+    opts.compression === 'none' ? undefined : (opts.compressionLevel ?? DEFAULT_LEVEL[opts.compression]);
+  // Before the dump starts: its stdout must have its reader from the first byte on (Node drains
+  // and drops an unread child stdout when the child exits: a quick dump would be lost), and a
+  // missing key fails the backup before anything is written, never writes it in the clear.
+  const [zstd, encryption] = await Promise.all([
+    opts.compression === 'zstd' ? findZstd(deps.env) : undefined,
+    sealing(opts, deps.env),
+  ]);
   const start = clock.now();
-  log.info('backup started', { key, source: opts.source.kind, command: describeCommand(plan.spec) });
+  const encryptor = encryption?.encryptor;
+  log.info('backup started', {
+    key,
+    source: opts.source.kind,
+    command: describeCommand(plan.spec),
+    compressor: zstd ? 'zstd' : opts.compression === 'none' ? 'none' : `zlib ${opts.compression}`,
+  });
 
   const tool = startTool(plan.spec, (m) => new SourceFailed(m));
-  const raw = new ByteCounter(undefined, CHUNK);
-  const compressor = createCompressor(opts.compression, opts.compressionLevel);
+  tool.child.stdin?.end();
+  // zstd reads the dump tool's stdout itself: the uncompressed bytes never pass through Node
+  // (agent/zstd.ts). Without the tool, Node's zlib compresses what Node reads.
+  const zstdTool =
+    zstd && level !== undefined
+      ? startTool({ ...zstdCompress(zstd, level, deps.env), stdin: tool.child.stdout }, (m) => new Error(m))
+      : undefined;
+  const raw = zstdTool ? undefined : new ByteCounter(undefined, CHUNK);
+  const compressed = new ByteCounter(undefined, CHUNK);
   const hash = new HashTap();
-  const gate = new Gate(() => tool.done);
+  // The upload ends only once every tool exited well: a dump that failed halfway is no artifact.
+  const tools = [tool, ...(zstdTool ? [zstdTool] : [])];
+  const allDone = Promise.all(tools.map((t) => t.done));
+  allDone.catch(() => {});
+  // zstd's summary is complete once it exited, and so is the count of what it wrote: a summary
+  // the agent cannot read fails the upload too, rather than leave an artifact without a manifest.
+  let rawBytes = 0;
+  const gate = new Gate(async () => {
+    await allDone;
+    rawBytes = raw ? raw.bytes : zstdRawBytes(zstdTool as RunningTool, compressed.bytes);
+  });
   // A tool that fails while its stdout is still open (a grandchild holding it) must not wait for EOF.
-  tool.done.catch((e: unknown) => gate.destroy(e instanceof Error ? e : new Error(String(e))));
-  tool.child.stdin.end();
+  for (const t of tools)
+    t.done.catch((e: unknown) => gate.destroy(e instanceof Error ? e : new Error(String(e))));
 
   let stored = 0;
   const stopProgress = startProgress(log, opts.progressIntervalSeconds ?? 5, () => ({
-    rawBytes: raw.bytes,
+    rawBytes: raw?.bytes,
     storedBytes: stored,
   }));
   let put: Awaited<ReturnType<ArtifactStore['put']>>;
+  let source: ManifestSource;
   const stopGc = paceGc();
   try {
     const uploading = store.put(key, gate, {
@@ -72,17 +109,29 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
         stored = n;
       },
     });
-    const streaming = encryptor
-      ? pipeline(tool.child.stdout, raw, new Coalesce(), compressor, encryptor, hash, gate)
-      : pipeline(tool.child.stdout, raw, new Coalesce(), compressor, hash, gate);
-    const [result] = await Promise.all([uploading, streaming, tool.done]);
+    const front: Duplex[] = zstdTool
+      ? [compressed]
+      : [raw as ByteCounter, new Coalesce(), createCompressor(opts.compression, level), compressed];
+    const body = zstdTool ? zstdTool.child.stdout : tool.child.stdout;
+    const streaming = pipeline([body, ...front, ...(encryptor ? [encryptor] : []), hash, gate]);
+    const [result] = await Promise.all([uploading, streaming, allDone]);
     put = result;
+    source = await plan.manifest;
   } catch (e) {
     // The first failure is the cause: a dump that died makes the store abort its upload (a
     // StorageError caused by the SourceFailed), a store that failed makes the dump hit EPIPE.
-    tool.kill();
-    await tool.done.catch(() => {});
-    throw rootFailure(e);
+    const failedAt = performance.now();
+    for (const t of tools) t.kill();
+    await Promise.all(tools.map((t) => t.done.catch(() => {})));
+    // A server that cannot be reached fails both; the version query says so more clearly.
+    const unreachable = await plan.manifest.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    // Of the dump and zstd, the one that failed by itself first (the other then saw a broken
+    // pipe or an early end); a store that failed first had them killed, so neither.
+    const toolFailed = await firstFailure(tools, failedAt);
+    throw rootFailure(unreachable ?? toolFailed ?? e);
   } finally {
     stopProgress();
     stopGc();
@@ -91,9 +140,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
   const end = clock.now();
   const tolerated = await tool.done;
   const warnings =
-    tolerated !== 0
-      ? [`${plan.manifest.tool ?? 'the tool'} exited ${tolerated}: ${lastLine(tool.stderr())}`]
-      : [];
+    tolerated !== 0 ? [`${source.tool ?? 'the tool'} exited ${tolerated}: ${lastLine(tool.stderr())}`] : [];
 
   const manifest: Manifest = {
     formatVersion: MANIFEST_FORMAT_VERSION,
@@ -106,16 +153,14 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
       key,
       location: put.location,
       sizeBytes: put.sizeBytes,
-      rawBytes: raw.bytes,
+      rawBytes,
       sha256,
       compression: opts.compression,
-      ...(opts.compression !== 'none'
-        ? { compressionLevel: opts.compressionLevel ?? DEFAULT_LEVEL[opts.compression] }
-        : {}),
+      ...(level !== undefined ? { compressionLevel: level } : {}),
       extension: `${extension}${compressionSuffix(opts.compression)}${encryption ? '.age' : ''}`,
       ...(encryption ? { encryption: encryption.manifest } : {}),
     },
-    source: plan.manifest,
+    source,
     startTime: start.toISOString(),
     completionTime: end.toISOString(),
     durationMs: end.getTime() - start.getTime(),
@@ -140,7 +185,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     key,
     peakRssMiB: peakRssMiB(),
     location: put.location,
-    rawBytes: raw.bytes,
+    rawBytes,
     sizeBytes: put.sizeBytes,
     parts: put.parts,
     sha256,
@@ -153,7 +198,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     key,
     manifestKey,
     sizeBytes: put.sizeBytes,
-    rawBytes: raw.bytes,
+    rawBytes,
     sha256,
     compression: opts.compression,
     ...(encryption ? { encryption: 'age' as const } : {}),
@@ -161,6 +206,32 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     completionTime: manifest.completionTime,
     durationMs: manifest.durationMs,
   };
+}
+
+/**
+ * The age key and encryptor when the backup is encrypted. Loaded only then: an unencrypted
+ * backup's start-up does not pay for the age code.
+ */
+async function sealing(opts: AgentBackupOptions, env: NodeJS.ProcessEnv) {
+  if (opts.encryption !== 'age') return undefined;
+  const age = await import('./encryption.ts');
+  const { to, manifest } = age.encryptionFromEnv(env);
+  return { manifest, encryptor: await age.createEncryptor(to) };
+}
+
+/**
+ * The uncompressed size from zstd's summary, which must name the compressed size Node counted:
+ * a summary that does not is a zstd the agent does not understand, and no figure is better than
+ * a wrong one.
+ */
+function zstdRawBytes(zstd: RunningTool, compressedBytes: number): number {
+  const summary = parseZstdSummary(zstd.stderr());
+  if (!summary || summary.compressedBytes !== compressedBytes) {
+    throw new Error(
+      `zstd's summary does not give the sizes of this backup (${compressedBytes} bytes compressed): ${lastLine(zstd.stderr()) || 'no summary'}`,
+    );
+  }
+  return summary.rawBytes;
 }
 
 function lastLine(s: string): string {

@@ -1,7 +1,7 @@
 /**
- * zstd (default; Node 24's zlib, which runs on libuv's thread pool, i.e. beside the main thread and
- * beside pg_dump) or gzip. One zstd worker: ZSTD_c_nbWorkers > 0 crashed the stream in Node 24.21
- * (ERR_STREAM_PUSH_AFTER_EOF).
+ * Node's zlib: gzip, and zstd where the zstd tool is missing or too old (agent/zstd.ts is the
+ * faster path). zlib runs on libuv's thread pool, beside the main thread and beside pg_dump. One
+ * zstd worker: ZSTD_c_nbWorkers > 0 crashed the stream in Node 24.21 (ERR_STREAM_PUSH_AFTER_EOF).
  */
 import type { Transform } from 'node:stream';
 import { PassThrough } from 'node:stream';

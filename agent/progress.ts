@@ -4,16 +4,18 @@ import type { Logger } from '../shared/log.ts';
 export function startProgress(
   log: Logger,
   intervalSeconds: number,
-  read: () => { rawBytes: number; storedBytes: number },
+  read: () => { rawBytes?: number | undefined; storedBytes: number },
 ): () => void {
   const started = Date.now();
   const timer = setInterval(() => {
     const { rawBytes, storedBytes } = read();
     const elapsed = (Date.now() - started) / 1000;
+    // With the zstd tool only zstd sees the uncompressed bytes: the rate is then of stored ones.
+    const bytes = rawBytes ?? storedBytes;
     log.info('progress', {
-      rawBytes,
+      ...(rawBytes !== undefined ? { rawBytes } : {}),
       storedBytes,
-      rateMiBps: Math.round((rawBytes / 1048576 / Math.max(elapsed, 0.001)) * 10) / 10,
+      rateMiBps: Math.round((bytes / 1048576 / Math.max(elapsed, 0.001)) * 10) / 10,
       elapsedSeconds: Math.round(elapsed),
       peakRssMiB: peakRssMiB(),
     });

@@ -24,7 +24,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import type {
@@ -34,17 +34,20 @@ import type {
   RestoreTarget,
 } from '../shared/agent-contract.ts';
 import { messageOf, StorageError } from '../shared/errors.ts';
+import { ByteCounter } from '../shared/storage/count.ts';
 import { authenticate } from './authenticity.ts';
 import type { AgentDeps } from './backup.ts';
 import { createDecompressor } from './compression.ts';
+import { restoreJobs } from './cpus.ts';
 import { RestoreFailed, TargetNotEmpty, Unsupported, VerificationFailed } from './errors.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
 import { paceGc } from './memory.ts';
 import { RechunkArchive } from './pgarchive.ts';
 import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
-import { ChildSink, HashTap, HoldTail, RefuseHead, sink } from './streams.ts';
-import { pgTool, type RunningTool, runTool, startTool, type ToolSpec } from './tools.ts';
+import { CHUNK, ChildSink, HashTap, HoldTail, RefuseHead, sink } from './streams.ts';
+import { firstFailure, pgTool, type RunningTool, runTool, startTool, type ToolSpec } from './tools.ts';
+import { findZstd, zstdDecompress, zstdDecompressTo } from './zstd.ts';
 
 /** Bytes kept from the restore tool until the checksum matched (see HoldTail). */
 export const HOLD_BACK_BYTES = 1 << 20;
@@ -59,6 +62,9 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
   const trust = authenticate(manifest, opts, deps.env);
   const a = manifest.artifact;
   checkTargetKind(opts.target, manifest);
+  // zstd decompresses beside the restore tool where it can (agent/zstd.ts); else Node's zlib.
+  // Looked up (zstd -V) while the rest gets ready; findZstd never rejects.
+  const zstdLookup = a.compression === 'zstd' ? findZstd(deps.env) : Promise.resolve(undefined);
   // Loaded only for an encrypted artifact: other restores do not pay for the age code.
   const decrypter = a.encryption ? await openDecrypter(a.encryption, deps.env) : undefined;
   const head = await store.head(a.key);
@@ -80,7 +86,8 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
   });
   if (trust === 'unauthenticated')
     log.warn('restoring an artifact nothing vouches for (allowUnauthenticated)', { key: a.key });
-  const ctx: RestoreCtx = { opts, manifest, deps, decrypter };
+  const zstd = await zstdLookup;
+  const ctx: RestoreCtx = { opts, manifest, deps, decrypter, zstd };
   const t = opts.target;
   try {
     switch (t.kind) {
@@ -145,6 +152,8 @@ interface RestoreCtx {
   decrypter: Awaited<ReturnType<typeof openDecrypter>> | undefined;
   /** The verified copy of the artifact (spool): tools read this, never the store. */
   spooled?: string;
+  /** The zstd tool, when the artifact is zstd-compressed and the tool is there. */
+  zstd: string | undefined;
 }
 
 function checkTargetKind(t: RestoreTarget, m: Manifest): void {
@@ -192,7 +201,12 @@ async function spool(ctx: RestoreCtx): Promise<void> {
   const hash = new HashTap();
   const stopGc = paceGc();
   try {
-    await pipeline(await ctx.deps.store.get(a.key), hash, createWriteStream(file, { mode: 0o600 }));
+    await pipeline(
+      await ctx.deps.store.get(a.key),
+      new ByteCounter(stopGc.passed, CHUNK),
+      hash,
+      createWriteStream(file, { mode: 0o600 }),
+    );
     const bad = mismatch(a, hash);
     if (bad) throw bad;
     if (ctx.decrypter) {
@@ -249,6 +263,7 @@ async function applyArtifact(
   opts: { customArchive?: boolean; script?: boolean } = {},
 ): Promise<RunningTool> {
   const a = ctx.manifest.artifact;
+  if (opts.customArchive && ctx.spooled && ctx.zstd) return applyBesideZstd(ctx, ctx.spooled, ctx.zstd, spec);
   const hash = new HashTap();
   // A spooled artifact was verified as a whole; a streamed one (tar) is hashed on the way, its
   // tail held back (HoldTail sits right after the hash, whose digest exists once the hold sees the
@@ -303,6 +318,57 @@ async function applyArtifact(
     stopGc();
   }
   await tool.done;
+  return tool;
+}
+
+/**
+ * pg_restore reading what zstd decompresses from the verified spool, the two joined by the kernel:
+ * no uncompressed byte passes through Node (decrypting, Node feeds zstd the compressed bytes).
+ * Only for pg_restore: a custom-format archive says where it ends (its table of contents lists
+ * every data block), so a zstd that died halfway is a truncated archive pg_restore refuses and
+ * rolls back; psql would commit a truncated script at its EOF.
+ */
+async function applyBesideZstd(
+  ctx: RestoreCtx,
+  spooled: string,
+  zstdCmd: string,
+  spec: ToolSpec,
+): Promise<RunningTool> {
+  const env = ctx.deps.env;
+  const zstd = startTool(
+    zstdDecompress(zstdCmd, ctx.decrypter ? undefined : spooled, env),
+    (m) => new RestoreFailed(`zstd could not decompress the verified artifact: ${m}`),
+  );
+  const tool = startTool({ ...spec, stdin: zstd.child.stdout }, (m) => new RestoreFailed(m));
+  const feeding = ctx.decrypter
+    ? pipeline(
+        createReadStream(spooled, { highWaterMark: 1 << 20 }),
+        ctx.decrypter.decryptor(),
+        zstd.child.stdin as Writable,
+      )
+    : undefined;
+  feeding?.catch(() => {});
+  const stopGc = paceGc();
+  try {
+    await Promise.all([tool.done, zstd.done, feeding]);
+  } catch (e) {
+    const failedAt = performance.now();
+    // The restore tool first: it must not see the end of a stream that broke off.
+    tool.kill();
+    zstd.kill();
+    await Promise.all([tool.done.catch(() => {}), zstd.done.catch(() => {})]);
+    const fed = await feeding?.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    if (fed instanceof VerificationFailed) throw fed;
+    // pg_restore failing by itself leaves zstd a closed pipe (a write error), zstd failing leaves
+    // pg_restore a truncated archive: whichever exited first is the cause.
+    const first = await firstFailure([tool, zstd], failedAt);
+    throw first ?? classify(fed ?? e, ctx.manifest.artifact);
+  } finally {
+    stopGc();
+  }
   return tool;
 }
 
@@ -425,6 +491,11 @@ select :'missing';`,
     );
     return;
   }
+  const jobs = restoreJobs(deps.env);
+  if (jobs > 1 && created === 't' && objects === 0) {
+    await restoreParallel(ctx, { ...t, database: db }, env, jobs);
+    return;
+  }
   await applyArtifact(
     ctx,
     {
@@ -441,6 +512,91 @@ select :'missing';`,
     },
     { customArchive: true },
   );
+}
+
+/**
+ * `pg_restore --jobs N`: tables load and indexes build on N connections at once. pg_restore reads
+ * the archive from a file then (each job seeks to its own tables), so the verified spool is
+ * decompressed (and decrypted) into the same private folder first, and the spool folder needs
+ * room for the uncompressed archive too. Jobs cannot share one transaction, so this runs only
+ * into a database this restore created: when it fails, the database is dropped again and the
+ * target is as it was, absent. Into an existing database a restore stays one transaction.
+ */
+async function restoreParallel(
+  ctx: RestoreCtx,
+  t: DatabaseTarget & { database: string },
+  env: NodeJS.ProcessEnv,
+  jobs: number,
+): Promise<void> {
+  const { deps, opts } = ctx;
+  const archive = await unpackSpool(ctx);
+  deps.log.info('parallel restore', { database: t.database, jobs });
+  try {
+    await runTool(
+      {
+        cmd: pgTool('pg_restore', deps.env),
+        args: [
+          '--no-password',
+          `--jobs=${jobs}`,
+          '--exit-on-error',
+          ...(opts.noOwner ? ['--no-owner'] : []),
+          `--dbname=${conninfoDb(t.database)}`,
+          archive,
+        ],
+        env,
+      },
+      (m) => new RestoreFailed(m),
+    );
+  } catch (e) {
+    const { dropDatabase } = await import('./checks.ts');
+    await dropDatabase(t, deps.env).then(
+      () => deps.log.info('dropped the database the failed restore created', { database: t.database }),
+      (d: unknown) =>
+        deps.log.error('could not drop the database the failed restore created', {
+          database: t.database,
+          error: messageOf(d),
+        }),
+    );
+    throw e;
+  }
+}
+
+/** The verified spool as a plain archive file beside it: decrypted and decompressed. */
+async function unpackSpool(ctx: RestoreCtx): Promise<string> {
+  const spooled = ctx.spooled as string;
+  const a = ctx.manifest.artifact;
+  if (a.compression === 'none' && !ctx.decrypter) return spooled;
+  const out = path.join(path.dirname(spooled), 'archive');
+  const stopGc = paceGc();
+  try {
+    if (ctx.zstd) {
+      const env = ctx.deps.env;
+      const z = startTool(
+        zstdDecompressTo(ctx.zstd, ctx.decrypter ? undefined : spooled, out, env),
+        (m) => new RestoreFailed(m),
+      );
+      const feeding = ctx.decrypter
+        ? pipeline(
+            createReadStream(spooled, { highWaterMark: 1 << 20 }),
+            ctx.decrypter.decryptor(),
+            z.child.stdin as Writable,
+          )
+        : z.child.stdin?.end();
+      await Promise.all([z.done, feeding]);
+    } else {
+      await pipeline([
+        createReadStream(spooled, { highWaterMark: 1 << 20 }),
+        new ByteCounter(stopGc.passed, CHUNK),
+        ...unwrap(ctx),
+        createWriteStream(out, { mode: 0o600 }),
+      ]);
+    }
+  } catch (e) {
+    throw classify(e, a);
+  } finally {
+    stopGc();
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

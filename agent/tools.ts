@@ -15,16 +15,25 @@ export interface ToolSpec {
   cwd?: string;
   /** Exit codes that still mean success (tar's 1: "some files changed while read"). */
   okCodes?: number[];
+  /**
+   * Where stdin comes from when not from the agent: another tool's stdout (the two are then
+   * joined by the kernel and no byte passes through Node; the agent's own end is closed, so the
+   * writer gets EPIPE when this tool dies) or an open file descriptor.
+   */
+  stdin?: Readable | number;
 }
 
 export interface RunningTool {
-  child: ChildProcessByStdio<Writable, Readable, Readable>;
+  /** `child.stdin` is null when `spec.stdin` gave it another source. */
+  child: ChildProcessByStdio<Writable | null, Readable, Readable>;
   /** Resolves with the exit code when it is one of okCodes; rejects otherwise. */
   done: Promise<number>;
   /** The last few KB of stderr. */
   stderr(): string;
   /** How it ended, once it has: `code` when it exited by itself, `signal` when killed. */
   exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** When the process ended (performance.now()), once it has: which of two joined tools broke first. */
+  exitedAt(): number | undefined;
   kill(): void;
 }
 
@@ -48,16 +57,22 @@ export function startTool(spec: ToolSpec, makeError: (message: string) => Error)
   const child = spawn(spec.cmd, spec.args, {
     env: spec.env ?? process.env,
     cwd: spec.cwd,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+    stdio: [spec.stdin ?? 'pipe', 'pipe', 'pipe'],
+  }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  // The child has its copy of the other tool's stdout now; ours would keep the pipe open.
+  if (spec.stdin !== undefined && typeof spec.stdin !== 'number') spec.stdin.destroy();
   let tail = '';
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let exitedAt: number | undefined;
+  child.once('exit', () => {
+    exitedAt = performance.now();
+  });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (s: string) => {
     tail = (tail + s).slice(-STDERR_KEEP);
   });
   // Writes after the tool exited fail with EPIPE; the exit status tells the real story.
-  child.stdin.on('error', () => {});
+  child.stdin?.on('error', () => {});
   const name = path.basename(spec.cmd);
   const done = new Promise<number>((resolve, reject) => {
     child.on('error', (e: NodeJS.ErrnoException) => {
@@ -83,6 +98,7 @@ export function startTool(spec: ToolSpec, makeError: (message: string) => Error)
     done,
     stderr: () => tail,
     exit: () => exit,
+    exitedAt: () => exitedAt,
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
@@ -98,9 +114,23 @@ export async function runTool(
   const t = startTool(spec, makeError);
   const out: Buffer[] = [];
   t.child.stdout.on('data', (b: Buffer) => out.push(b));
-  t.child.stdin.end(input);
+  t.child.stdin?.end(input);
   await t.done;
   return Buffer.concat(out).toString();
+}
+
+/**
+ * Of tools joined by pipes, the one whose own failure (an exit code, not a kill) came first, up to
+ * `before`: the others then only saw a broken pipe or a truncated input.
+ */
+export async function firstFailure(tools: RunningTool[], before: number): Promise<unknown> {
+  const failed = tools
+    .filter((t) => t.exit()?.code && (t.exitedAt() ?? Number.POSITIVE_INFINITY) <= before)
+    .sort((a, b) => (a.exitedAt() ?? 0) - (b.exitedAt() ?? 0));
+  return failed[0]?.done.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 }
 
 /** The meaningful end of a tool's stderr: its last lines, trimmed. */

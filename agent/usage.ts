@@ -39,7 +39,8 @@ Credentials and keys come from the environment only: PGPASSWORD, MYSQL_PWD, AWS_
 AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, GOOGLE_APPLICATION_CREDENTIALS, CAIRN_SIGNING_KEY
 (signs manifests at backup, checks them at restore), CAIRN_AGE_RECIPIENT (backup) and
 CAIRN_AGE_IDENTITY (restore), or CAIRN_AGE_PASSPHRASE (both). CAIRN_PG_BINDIR picks the
-PostgreSQL client tools' folder.
+PostgreSQL client tools' folder. CAIRN_CPU_REQUEST (the Job's requests.cpu, from the downward
+API): a PostgreSQL restore into a database it creates runs pg_restore with that many jobs.
 
 Exit codes: 0 ok, 1 internal, 2 bad arguments/unsupported, 3 source or restore tool failed,
 4 storage failed, 5 artifact failed verification (nothing restored), 6 restore target not empty.

@@ -40,6 +40,11 @@ export const AGENT_ENV = {
   ageIdentity: 'CAIRN_AGE_IDENTITY',
   /** age passphrase (scrypt), instead of recipient and identity: both directions. */
   agePassphrase: 'CAIRN_AGE_PASSPHRASE',
+  /**
+   * The agent container's `requests.cpu` in whole CPUs (rounded up; "0" when none is set), from
+   * the downward API: how many jobs a PostgreSQL restore runs in parallel (agent/cpus.ts).
+   */
+  cpuRequest: 'CAIRN_CPU_REQUEST',
 } as const;
 
 export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';

@@ -35,7 +35,9 @@ export const GCS_KEY_FILE = 'key.json';
 export interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { secretKeyRef: { name: string; key: string } };
+  valueFrom?:
+    | { secretKeyRef: { name: string; key: string } }
+    | { resourceFieldRef: { containerName: string; resource: string; divisor: string } };
 }
 export interface Volume {
   name: string;
@@ -220,7 +222,17 @@ export function agentJob(input: AgentJobInput): KubeObject {
               name: AGENT_CONTAINER,
               image: input.image ?? agentImage(),
               args: toAgentArgs(input.options),
-              env: input.binding.env,
+              // The CPU request (whole CPUs, rounded up) through the downward API: how many jobs
+              // a PostgreSQL restore runs (agent/cpus.ts). A LimitRange's default shows here too.
+              env: [
+                ...input.binding.env,
+                {
+                  name: AGENT_ENV.cpuRequest,
+                  valueFrom: {
+                    resourceFieldRef: { containerName: 'agent', resource: 'requests.cpu', divisor: '1' },
+                  },
+                },
+              ],
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...input.binding.mounts],
               ...(input.resources ? { resources: input.resources } : {}),
               terminationMessagePath: DEFAULT_TERMINATION_LOG,

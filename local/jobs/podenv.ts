@@ -1,6 +1,6 @@
 /**
  * What kubelet prepares before a container starts, done on the host: the env (value, valueFrom
- * secretKeyRef / configMapKeyRef / fieldRef, envFrom, `$(VAR)` expansion) read from the API server
+ * secretKeyRef / configMapKeyRef / fieldRef / resourceFieldRef, envFrom, `$(VAR)` expansion) read from the API server
  * in the Pod's namespace, and the volumes as host folders:
  *
  *   persistentVolumeClaim  <stateDir>/volumes/<namespace>/<claimName>/ (the PVC must exist)
@@ -22,7 +22,9 @@
  * keeping only its owner bits): the state folder holds credentials.
  */
 import { chmod, lstat, mkdir, realpath, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 
 export interface Lookup {
   /** undefined when it does not exist. */
@@ -98,7 +100,7 @@ export interface EnvVar {
     secretKeyRef?: { name: string; key: string; optional?: boolean };
     configMapKeyRef?: { name: string; key: string; optional?: boolean };
     fieldRef?: { fieldPath: string };
-    resourceFieldRef?: { resource: string };
+    resourceFieldRef?: { containerName?: string; resource: string; divisor?: string };
   };
 }
 
@@ -126,6 +128,10 @@ export interface Container {
   volumeMounts?: VolumeMount[];
   terminationMessagePath?: string;
   terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError';
+  resources?: {
+    requests?: { cpu?: string; memory?: string };
+    limits?: { cpu?: string; memory?: string };
+  };
 }
 
 export interface Volume {
@@ -394,7 +400,7 @@ export async function resolveEnv(
   }
   for (const e of c.env ?? []) {
     if (e.valueFrom) {
-      const v = await valueFrom(pod, e, lookup);
+      const v = await valueFrom(pod, c, e, lookup);
       if (v !== undefined) env[e.name] = v;
     } else {
       env[e.name] = expand(e.value ?? '', env);
@@ -403,7 +409,7 @@ export async function resolveEnv(
   return env;
 }
 
-async function valueFrom(pod: PodLike, e: EnvVar, lookup: Lookup): Promise<string | undefined> {
+async function valueFrom(pod: PodLike, c: Container, e: EnvVar, lookup: Lookup): Promise<string | undefined> {
   const ns = pod.metadata.namespace;
   const f = e.valueFrom!;
   if (f.secretKeyRef) {
@@ -441,13 +447,41 @@ async function valueFrom(pod: PodLike, e: EnvVar, lookup: Lookup): Promise<strin
     return v;
   }
   if (f.fieldRef) return fieldRef(pod, f.fieldRef.fieldPath);
-  if (f.resourceFieldRef) {
-    throw new ContainerConfigError(
-      'CreateContainerConfigError',
-      `env ${e.name}: resourceFieldRef is not supported locally`,
-    );
-  }
+  if (f.resourceFieldRef) return resourceField(c, e.name, f.resourceFieldRef);
   return undefined;
+}
+
+/**
+ * kubelet's resourceFieldRef (pkg/api/v1/resource ExtractContainerResourceValue): the container's
+ * request or limit divided by the divisor (default 1), rounded up; an unset request is 0 and an
+ * unset limit is the node's allocatable, here this machine's. Quantities are read by
+ * @kubernetes/client-node. Only the container's own resources (a containerName naming another
+ * container is refused: the job runner runs one container).
+ */
+export function resourceField(
+  c: Container,
+  env: string,
+  ref: { containerName?: string; resource: string; divisor?: string },
+): string {
+  const refuse = (why: string) =>
+    new ContainerConfigError('CreateContainerConfigError', `env ${env}: resourceFieldRef ${why}`);
+  if (ref.containerName && ref.containerName !== c.name)
+    throw refuse(`names container ${ref.containerName}, not ${c.name}`);
+  const [kind, resource] = ref.resource.split('.') as [string, string | undefined];
+  if ((kind !== 'requests' && kind !== 'limits') || (resource !== 'cpu' && resource !== 'memory'))
+    throw refuse(`${ref.resource} is not supported locally`);
+  const set = (kind === 'requests' ? c.resources?.requests : c.resources?.limits)?.[resource];
+  const node = resource === 'cpu' ? os.availableParallelism() : os.totalmem();
+  const value = set !== undefined ? quantity(set) : kind === 'limits' ? node : 0;
+  const divisor = quantity(ref.divisor ?? '1');
+  if (!(divisor > 0)) throw refuse(`divisor ${ref.divisor} is not positive`);
+  // CPU in millicores as kubelet does, so 1200m / 100m is 12, not 12.000000000000002.
+  if (resource === 'cpu') return String(Math.ceil(Math.round(value * 1000) / Math.round(divisor * 1000)));
+  return String(Math.ceil(value / divisor));
+}
+
+function quantity(q: string): number {
+  return Number(quantityToScalar(q));
 }
 
 function fieldRef(pod: PodLike, path: string): string {

@@ -1,6 +1,7 @@
+import os from 'node:os';
 import test from 'ava';
 import { type ImageRule, imageRepository, resolveCommand } from '../../local/jobs/images.ts';
-import { expand, rewritePath } from '../../local/jobs/podenv.ts';
+import { expand, resourceField, rewritePath } from '../../local/jobs/podenv.ts';
 
 for (const [image, repo] of [
   ['ghcr.io/cairn-dev/cairn-agent:0.1.0', 'ghcr.io/cairn-dev/cairn-agent'],
@@ -101,3 +102,35 @@ for (const [value, out] of [
     t.is(expand(value, { A: 'a' }), out);
   });
 }
+
+// kubelet's resourceFieldRef values: rows of TestExtractResourceValue in kubernetes/kubernetes,
+// pkg/api/v1/resource/helpers_test.go (container "foo").
+for (const [resource, divisor, resources, value] of [
+  ['limits.cpu', undefined, { limits: { cpu: '9' } }, '9'],
+  ['requests.cpu', undefined, {}, '0'],
+  ['requests.cpu', undefined, { requests: { cpu: '8' } }, '8'],
+  ['requests.cpu', undefined, { requests: { cpu: '100m' } }, '1'],
+  ['requests.cpu', '100m', { requests: { cpu: '1200m' } }, '12'],
+  ['requests.memory', undefined, { requests: { memory: '100Mi' } }, '104857600'],
+  ['requests.memory', '1Mi', { requests: { memory: '100Mi' }, limits: { memory: '1Gi' } }, '100'],
+  ['limits.memory', undefined, { requests: { memory: '10Mi' }, limits: { memory: '100Mi' } }, '104857600'],
+] as const) {
+  test(`resourceFieldRef ${resource}${divisor ? ` / ${divisor}` : ''} of ${JSON.stringify(resources)} is ${value}`, (t) => {
+    const c = { name: 'foo', resources };
+    t.is(resourceField(c, 'X', { resource, ...(divisor ? { divisor } : {}) }), value);
+  });
+}
+
+test('resourceFieldRef: an unset CPU limit is the node allocatable, here this machine', (t) => {
+  t.is(resourceField({ name: 'foo' }, 'X', { resource: 'limits.cpu' }), String(os.availableParallelism()));
+});
+
+test('resourceFieldRef: another container or another resource is a CreateContainerConfigError', (t) => {
+  const c = { name: 'agent' };
+  t.throws(() => resourceField(c, 'X', { containerName: 'other', resource: 'requests.cpu' }), {
+    message: /names container other/,
+  });
+  t.throws(() => resourceField(c, 'X', { resource: 'requests.ephemeral-storage' }), {
+    message: /not supported locally/,
+  });
+});

@@ -90,6 +90,10 @@ test('a DatabaseBackup run becomes an agent Job: args, secretKeyRef env, owner, 
       ['PGPASSWORD', { secretKeyRef: { name: 'pg', key: 'password' } }],
       ['AWS_ACCESS_KEY_ID', { secretKeyRef: { name: 's3', key: 'AWS_ACCESS_KEY_ID' } }],
       ['AWS_SECRET_ACCESS_KEY', { secretKeyRef: { name: 's3', key: 'AWS_SECRET_ACCESS_KEY' } }],
+      [
+        'CAIRN_CPU_REQUEST',
+        { resourceFieldRef: { containerName: 'agent', resource: 'requests.cpu', divisor: '1' } },
+      ],
     ],
   );
   t.like(failure(plan), { phase: 'Pending', jobName: 'pg-nightly-202503200100' });
@@ -286,7 +290,7 @@ test('a missing Secret no longer stops the Job: it is referenced, and the Pod re
     pod.containers[0].env.map(
       (e: { valueFrom?: { secretKeyRef?: { name: string } } }) => e.valueFrom?.secretKeyRef?.name,
     ),
-    ['pg', 's3', 's3'],
+    ['pg', 's3', 's3', undefined],
   );
   t.like(failure(plan), { phase: 'Pending' });
 });

@@ -60,7 +60,7 @@ test('a Backup whose Secret is missing still gets its Job: job-launcher reads no
   }[];
   t.deepEqual(
     env.map((e) => e.valueFrom?.secretKeyRef?.name),
-    ['pg', 's3', 's3'],
+    ['pg', 's3', 's3', undefined],
   );
   t.false((fn.kube.requests.get('get Secret') ?? 0) > 0, 'no Secret was read');
 });
