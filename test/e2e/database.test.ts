@@ -6,11 +6,11 @@
  */
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import test from 'ava';
-import type { Backup, DatabaseBackup, Restore } from '../../shared/api/index.ts';
+import type { Backup, DatabaseBackup } from '../../shared/api/index.ts';
 import type { KubeObject } from '../../shared/kube.ts';
 import { startPostgres } from '../fixtures/postgres.ts';
 import { startS3 } from '../fixtures/s3.ts';
-import { createCredentials, names, postgresToS3, startE2E, waitFor } from './helpers.ts';
+import { createCredentials, names, postgresToS3, restorePostgres, startE2E, waitFor } from './helpers.ts';
 
 const PASSWORD = 'pg-secret-e2e-7f3a';
 
@@ -87,28 +87,10 @@ test('a DatabaseBackup every minute: verified backups, seed status, keepLast ret
   t.truthy(status.lastScheduleTime);
 
   // Restore the newest backup into an empty database: the same rows come back.
-  await pg.createDatabase('restored');
-  const restore: Restore = {
-    apiVersion: 'backup.cairn.dev/v1alpha1',
-    kind: 'Restore',
-    metadata: { name: 'back-again', namespace: 'default' },
-    spec: {
-      backupRef: { name: runs[2]?.metadata.name ?? '' },
-      target: {
-        database: {
-          host: '127.0.0.1',
-          port: pg.port,
-          name: 'restored',
-          user: pg.user,
-          passwordSecretRef: { name: 'pg', key: 'password' },
-        },
-      },
-    },
-  };
-  await kube.create('Restore', restore);
-  const done = await waitFor('the Restore to finish', async () => {
-    const r = await kube.get<Restore>('Restore', 'default', 'back-again');
-    return r?.status?.phase === 'Completed' || r?.status?.phase === 'Failed' ? r : undefined;
+  const done = await restorePostgres(kube, pg, {
+    name: 'back-again',
+    backup: runs[2]?.metadata.name ?? '',
+    database: 'restored',
   });
   t.is(done.status?.phase, 'Completed', done.status?.message);
   const q = 'SELECT id, owner, balance FROM accounts ORDER BY id';

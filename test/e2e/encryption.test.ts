@@ -7,10 +7,10 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import test from 'ava';
-import type { DatabaseBackup, Restore } from '../../shared/api/index.ts';
+import type { DatabaseBackup } from '../../shared/api/index.ts';
 import { startPostgres } from '../fixtures/postgres.ts';
 import { startS3 } from '../fixtures/s3.ts';
-import { createCredentials, postgresToS3, startE2E, waitFor } from './helpers.ts';
+import { createCredentials, postgresToS3, restorePostgres, startE2E, waitFor } from './helpers.ts';
 
 const PASSWORD = 'pg-secret-sealed-3b7f';
 const BUCKET = 'cairn-sealed';
@@ -74,28 +74,10 @@ test('an encrypted, signed DatabaseBackup lands sealed in the bucket and a Resto
   t.is(manifest.signature?.algorithm, 'hmac-sha256');
   t.false(manifestText.includes(identity) || manifestText.includes(signingKey), 'no key in the store');
 
-  await pg.createDatabase('unsealed');
-  const restore: Restore = {
-    apiVersion: 'backup.cairn.dev/v1alpha1',
-    kind: 'Restore',
-    metadata: { name: 'unseal', namespace: 'default' },
-    spec: {
-      backupRef: { name: backup.metadata.name },
-      target: {
-        database: {
-          host: '127.0.0.1',
-          port: pg.port,
-          name: 'unsealed',
-          user: pg.user,
-          passwordSecretRef: { name: 'pg', key: 'password' },
-        },
-      },
-    },
-  };
-  await kube.create('Restore', restore);
-  const done = await waitFor('the Restore to finish', async () => {
-    const r = await kube.get<Restore>('Restore', 'default', 'unseal');
-    return r?.status?.phase === 'Completed' || r?.status?.phase === 'Failed' ? r : undefined;
+  const done = await restorePostgres(kube, pg, {
+    name: 'unseal',
+    backup: backup.metadata.name,
+    database: 'unsealed',
   });
   t.is(done.status?.phase, 'Completed', done.status?.message);
   const q = 'SELECT id, owner FROM accounts ORDER BY id';

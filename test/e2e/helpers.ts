@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.ts';
-import type { Backup, DatabaseBackup } from '../../shared/api/index.ts';
+import type { Backup, DatabaseBackup, Restore } from '../../shared/api/index.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { createLogger } from '../../shared/log.ts';
@@ -133,4 +133,38 @@ export function postgresToS3(
       ...extra,
     },
   };
+}
+
+/**
+ * Restores Backup `backup` into the fixture's database `database` (created first) through a
+ * Restore named `name` in `default`, and waits for it to finish, Completed or Failed.
+ */
+export async function restorePostgres(
+  kube: KubeClient,
+  pg: PostgresServer,
+  opts: { name: string; backup: string; database: string },
+): Promise<Restore> {
+  await pg.createDatabase(opts.database);
+  const restore: Restore = {
+    apiVersion: 'backup.cairn.dev/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: opts.name, namespace: 'default' },
+    spec: {
+      backupRef: { name: opts.backup },
+      target: {
+        database: {
+          host: '127.0.0.1',
+          port: pg.port,
+          name: opts.database,
+          user: pg.user,
+          passwordSecretRef: { name: 'pg', key: 'password' },
+        },
+      },
+    },
+  };
+  await kube.create('Restore', restore);
+  return waitFor(`Restore ${opts.name} to finish`, async () => {
+    const r = await kube.get<Restore>('Restore', 'default', opts.name);
+    return r?.status?.phase === 'Completed' || r?.status?.phase === 'Failed' ? r : undefined;
+  });
 }

@@ -14,10 +14,10 @@ import path from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import test from 'ava';
-import type { DatabaseBackup, Restore } from '../../shared/api/index.ts';
+import type { DatabaseBackup } from '../../shared/api/index.ts';
 import { startPostgres } from '../fixtures/postgres.ts';
 import { startS3 } from '../fixtures/s3.ts';
-import { createCredentials, postgresToS3, startE2E, waitFor } from './helpers.ts';
+import { createCredentials, postgresToS3, restorePostgres, startE2E, waitFor } from './helpers.ts';
 
 const PASSWORD = 'pg-secret-tamper-77d2';
 const BUCKET = 'cairn-tamper';
@@ -65,28 +65,10 @@ test('a bucket writer who rewrites artifact and manifest together cannot make a 
     new PutObjectCommand({ Bucket: BUCKET, Key: manifestKey, Body: JSON.stringify(manifest, null, 2) }),
   );
 
-  await pg.createDatabase('victim');
-  const restore: Restore = {
-    apiVersion: 'backup.cairn.dev/v1alpha1',
-    kind: 'Restore',
-    metadata: { name: 'from-forged', namespace: 'default' },
-    spec: {
-      backupRef: { name: backup.metadata.name },
-      target: {
-        database: {
-          host: '127.0.0.1',
-          port: pg.port,
-          name: 'victim',
-          user: pg.user,
-          passwordSecretRef: { name: 'pg', key: 'password' },
-        },
-      },
-    },
-  };
-  await kube.create('Restore', restore);
-  const done = await waitFor('the Restore to finish', async () => {
-    const r = await kube.get<Restore>('Restore', 'default', 'from-forged');
-    return r?.status?.phase === 'Completed' || r?.status?.phase === 'Failed' ? r : undefined;
+  const done = await restorePostgres(kube, pg, {
+    name: 'from-forged',
+    backup: backup.metadata.name,
+    database: 'victim',
   });
   t.is(done.status?.phase, 'Failed');
   t.regex(done.status?.message ?? '', /sha256/);
