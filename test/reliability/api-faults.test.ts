@@ -33,7 +33,7 @@ import { makeHandle, type Planner } from '../../shared/function.ts';
 import { KubeClient, type KubeObject } from '../../shared/kube.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { databaseBackup } from '../builders.ts';
-import { apiFetch } from '../fixtures/api.ts';
+import { apiFetch, apiPutStatus } from '../fixtures/api.ts';
 import {
   type FaultProxy,
   type FaultRule,
@@ -139,17 +139,6 @@ const tick = () => pingEvent({ namespace: 'cairn-system', name: 'cairn-tick', da
 const changed = (action: 'add' | 'update', o: KubeObject, w: World) =>
   resourceEvent(action, o as unknown as KubeObjectLike, { source: w.api.url });
 
-/** PUTs a status straight to the emulator, as a controller would. */
-async function putStatus(w: World, path: string, obj: KubeObject, status: unknown): Promise<KubeObject> {
-  const res = await apiFetch(w.api, `${path}/status`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ...obj, status }),
-  });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as KubeObject;
-}
-
 /** Plays the Job controller and the kubelet: a Pod with the agent's result, then the Job's condition. */
 async function finishJob(w: World, name: string, ok: boolean): Promise<KubeObject> {
   const job = await w.direct.get<KubeObject>('Job', 'default', name);
@@ -190,7 +179,7 @@ async function finishJob(w: World, name: string, ok: boolean): Promise<KubeObjec
         message: 'pg_dump: connection refused',
         exitCode: 1,
       });
-  await putStatus(w, `${podPath}/${name}-pod`, pod, {
+  await apiPutStatus(w.api, `${podPath}/${name}-pod`, pod, {
     phase: ok ? 'Succeeded' : 'Failed',
     containerStatuses: [
       {
@@ -199,7 +188,7 @@ async function finishJob(w: World, name: string, ok: boolean): Promise<KubeObjec
       },
     ],
   });
-  return putStatus(w, `/apis/batch/v1/namespaces/default/jobs/${name}`, job, {
+  return apiPutStatus(w.api, `/apis/batch/v1/namespaces/default/jobs/${name}`, job, {
     startTime: now,
     ...(ok ? { completionTime: now, succeeded: 1 } : { failed: 1 }),
     conditions: [

@@ -30,7 +30,7 @@ import { makeHandle, type Planner } from '../../shared/function.ts';
 import { KubeClient, type KubeObject } from '../../shared/kube.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { backup, backupPolicy, databaseBackup } from '../builders.ts';
-import { apiFetch } from '../fixtures/api.ts';
+import { apiFetch, apiPutStatus } from '../fixtures/api.ts';
 import { type ApiRequest, scriptedPlan, startFaultProxy } from './fault-proxy.ts';
 
 interface World {
@@ -96,16 +96,6 @@ async function start(name: string, plan: Planner, about: (req: ApiRequest) => bo
 
 const named = (name: string) => (r: ApiRequest) => r.name === name;
 
-async function putStatus(w: World, path: string, obj: KubeObject, status: unknown): Promise<KubeObject> {
-  const res = await apiFetch(w.api, `${path}/status`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ...obj, status }),
-  });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as KubeObject;
-}
-
 async function create<T extends KubeObject>(w: World, kind: string, obj: T): Promise<T> {
   return (await w.direct.create<T>(kind, obj)).object;
 }
@@ -170,7 +160,7 @@ test('job-watcher: a run whose Job cannot be read does not stop the next run fro
   await create(w, 'DatabaseBackup', stripped(databaseBackup('pg')));
   for (const name of ['pg-a', 'pg-b']) {
     const b = await create(w, 'Backup', stripped(backup(name, { kind: 'DatabaseBackup', name: 'pg' })));
-    await putStatus(w, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}`, b, {
+    await apiPutStatus(w.api, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}`, b, {
       phase: 'Running',
       jobName: name,
     });
@@ -207,13 +197,13 @@ test('job-watcher: a run whose Job cannot be read does not stop the next run fro
       completionTime: '2030-01-01T00:00:35Z',
       durationMs: 4000,
     });
-    await putStatus(w, `/api/v1/namespaces/default/pods/${name}-pod`, pod, {
+    await apiPutStatus(w.api, `/api/v1/namespaces/default/pods/${name}-pod`, pod, {
       phase: 'Succeeded',
       containerStatuses: [
         { name: 'agent', state: { terminated: { exitCode: 0, reason: 'Completed', message } } },
       ],
     });
-    await putStatus(w, `/apis/batch/v1/namespaces/default/jobs/${name}`, job, {
+    await apiPutStatus(w.api, `/apis/batch/v1/namespaces/default/jobs/${name}`, job, {
       startTime: '2030-01-01T00:00:31Z',
       completionTime: '2030-01-01T00:00:36Z',
       succeeded: 1,
@@ -239,7 +229,7 @@ test('restore-runner: a Restore whose status cannot be written does not stop the
   }
   await create(w, 'BackupPolicy', stripped(backupPolicy('vols')));
   const b = await create(w, 'Backup', stripped(backup('vols-1', { kind: 'BackupPolicy', name: 'vols' })));
-  await putStatus(w, '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/vols-1', b, {
+  await apiPutStatus(w.api, '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/vols-1', b, {
     phase: 'Completed',
     key: 'vols/1.tar.zst',
     manifestKey: 'vols/1.manifest.json',
@@ -280,7 +270,7 @@ test('retention-pruner: a Backup that cannot be deleted does not stop the next p
           backup(name, { kind: 'BackupPolicy', name: policy }, undefined, {}, { scheduledTime: time }),
         ),
       );
-      await putStatus(w, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}`, b, {
+      await apiPutStatus(w.api, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}`, b, {
         phase: 'Completed',
         completionTime: time,
       });

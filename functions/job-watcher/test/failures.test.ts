@@ -10,30 +10,9 @@ import type { Backup, DatabaseBackup } from '../../../shared/api/index.ts';
 import { type KubeObjectLike, resourceEvent } from '../../../shared/events.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import { backup, databaseBackup } from '../../../test/builders.ts';
-import { apiFetch } from '../../../test/fixtures/api.ts';
+import { apiPost, apiPutStatus } from '../../../test/fixtures/api.ts';
 import { type Harness, startFunction } from '../../../test/function-harness.ts';
 import { plan } from '../handle.ts';
-
-/** Writes a resource's status through the emulator's status subresource, as a controller would. */
-async function putStatus(fn: Harness, path: string, obj: KubeObject, status: unknown): Promise<KubeObject> {
-  const res = await apiFetch(fn.api, `${path}/status`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ...obj, status }),
-  });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as KubeObject;
-}
-
-async function post(fn: Harness, path: string, body: unknown): Promise<KubeObject> {
-  const res = await apiFetch(fn.api, path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as KubeObject;
-}
 
 const refused = formatAgentResult({
   ok: false,
@@ -55,12 +34,17 @@ async function failedRun(fn: Harness, attempts: number): Promise<KubeObject> {
     ...b,
     metadata: { name: b.metadata.name, namespace: 'default', labels: b.metadata.labels ?? {} },
   });
-  await putStatus(fn, '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/pg-nightly-1', created, {
-    phase: 'Running',
-    jobName: 'pg-nightly-1',
-  });
+  await apiPutStatus(
+    fn.api,
+    '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/pg-nightly-1',
+    created,
+    {
+      phase: 'Running',
+      jobName: 'pg-nightly-1',
+    },
+  );
   const labels = { ...b.metadata.labels, 'job-name': 'pg-nightly-1' };
-  const job = await post(fn, '/apis/batch/v1/namespaces/default/jobs', {
+  const job = await apiPost(fn.api, '/apis/batch/v1/namespaces/default/jobs', {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: { name: 'pg-nightly-1', namespace: 'default', labels },
@@ -72,13 +56,13 @@ async function failedRun(fn: Harness, attempts: number): Promise<KubeObject> {
   for (let i = 0; i < attempts; i++) {
     // Each retry is a new Pod, created after the previous one failed.
     fn.clock.advance(10_000);
-    const pod = await post(fn, '/api/v1/namespaces/default/pods', {
+    const pod = await apiPost(fn.api, '/api/v1/namespaces/default/pods', {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: `pg-nightly-1-${'abcde'[i]}xyz`, namespace: 'default', labels },
       spec: { containers: [{ name: 'agent', image: 'cairn-agent' }] },
     });
-    await putStatus(fn, `/api/v1/namespaces/default/pods/${pod.metadata.name}`, pod, {
+    await apiPutStatus(fn.api, `/api/v1/namespaces/default/pods/${pod.metadata.name}`, pod, {
       phase: 'Failed',
       containerStatuses: [
         { name: 'agent', state: { terminated: { exitCode: 3, reason: 'Error', message: refused } } },
@@ -90,7 +74,7 @@ async function failedRun(fn: Harness, attempts: number): Promise<KubeObject> {
     reason: 'BackoffLimitExceeded',
     message: 'Job has reached the specified backoff limit',
   };
-  return putStatus(fn, '/apis/batch/v1/namespaces/default/jobs/pg-nightly-1', job, {
+  return apiPutStatus(fn.api, '/apis/batch/v1/namespaces/default/jobs/pg-nightly-1', job, {
     startTime: '2030-01-01T00:00:01Z',
     failed: attempts,
     conditions: [

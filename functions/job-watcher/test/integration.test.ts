@@ -4,27 +4,11 @@ import type { Backup, DatabaseBackup } from '../../../shared/api/index.ts';
 import { type KubeObjectLike, resourceEvent } from '../../../shared/events.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import { backup, databaseBackup } from '../../../test/builders.ts';
-import { type ApiTarget, apiFetch } from '../../../test/fixtures/api.ts';
+import { apiFetch, apiPutStatus } from '../../../test/fixtures/api.ts';
 import { startFunction } from '../../../test/function-harness.ts';
 import { plan } from '../handle.ts';
 
 const sha = 'c'.repeat(64);
-
-/** Writes a resource's status through the emulator's status subresource, as a controller would. */
-async function putStatus(
-  api: ApiTarget,
-  path: string,
-  obj: KubeObject,
-  status: unknown,
-): Promise<KubeObject> {
-  const res = await apiFetch(api, `${path}/status`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ...obj, status }),
-  });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as KubeObject;
-}
 
 test('a completed Job event over HTTP completes the Backup, derives the policy status and replies backup.completed', async (t) => {
   const fn = await startFunction('job-watcher', plan);
@@ -39,7 +23,7 @@ test('a completed Job event over HTTP completes the Backup, derives the policy s
     ...b,
     metadata: { name: b.metadata.name, namespace: 'default', labels: b.metadata.labels ?? {} },
   });
-  await putStatus(
+  await apiPutStatus(
     fn.api,
     '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/pg-nightly-1',
     created,
@@ -80,13 +64,13 @@ test('a completed Job event over HTTP completes the Backup, derives the policy s
     completionTime: '2030-01-01T00:00:05Z',
     durationMs: 4000,
   });
-  await putStatus(fn.api, '/api/v1/namespaces/default/pods/pg-nightly-1-abcde', pod, {
+  await apiPutStatus(fn.api, '/api/v1/namespaces/default/pods/pg-nightly-1-abcde', pod, {
     phase: 'Succeeded',
     containerStatuses: [
       { name: 'agent', state: { terminated: { exitCode: 0, reason: 'Completed', message } } },
     ],
   });
-  const done = await putStatus(fn.api, '/apis/batch/v1/namespaces/default/jobs/pg-nightly-1', job, {
+  const done = await apiPutStatus(fn.api, '/apis/batch/v1/namespaces/default/jobs/pg-nightly-1', job, {
     startTime: '2030-01-01T00:00:01Z',
     completionTime: '2030-01-01T00:00:06Z',
     succeeded: 1,
@@ -119,7 +103,7 @@ test('a completed Job event over HTTP completes the Backup, derives the policy s
   // Backup's status was seen — replies the same fact with the same id, so consumers can drop it.
   const id = res.headers.get('ce-id');
   t.regex(String(id), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-  await putStatus(
+  await apiPutStatus(
     fn.api,
     '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/pg-nightly-1',
     after as KubeObject,

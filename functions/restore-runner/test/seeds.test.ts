@@ -10,7 +10,7 @@ import { cairnEvent, functionSource, pingEvent } from '../../../shared/events.ts
 import type { KubeObject } from '../../../shared/kube.ts';
 import type { Action } from '../../../shared/plan.ts';
 import { backup, backupPolicy } from '../../../test/builders.ts';
-import { apiFetch } from '../../../test/fixtures/api.ts';
+import { apiPutStatus } from '../../../test/fixtures/api.ts';
 import { type Harness, startFunction } from '../../../test/function-harness.ts';
 import { decide, type RestoreState } from '../decide.ts';
 import { plan } from '../handle.ts';
@@ -81,18 +81,8 @@ test("seed 003: a Restore fails only on a Failed or missing Backup, with the Bac
   t.like(statusOf(decide(state(undefined), now))?.set, { phase: 'Failed', reason: 'RestoreRefused' });
 });
 
-async function putStatus(fn: Harness, plural: string, obj: KubeObject, status: unknown): Promise<void> {
-  const res = await apiFetch(
-    fn.api,
-    `/apis/backup.cairn.dev/v1alpha1/namespaces/default/${plural}/${obj.metadata.name}/status`,
-    {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...obj, status }),
-    },
-  );
-  if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
-}
+const backupPath = (b: KubeObject) =>
+  `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${b.metadata.name}`;
 
 async function world(fn: Harness): Promise<{ backup: KubeObject }> {
   const p = backupPolicy('web-data', { storageDestination: done.destination });
@@ -110,7 +100,7 @@ async function world(fn: Harness): Promise<{ backup: KubeObject }> {
     metadata: { name: 'web-data-manual-1', namespace: 'default' },
     spec: { policyRef: ref },
   });
-  await putStatus(fn, 'backups', object, { phase: 'Running', jobName: 'web-data-manual-1' });
+  await apiPutStatus(fn.api, backupPath(object), object, { phase: 'Running', jobName: 'web-data-manual-1' });
   const { object: r } = await fn.kube.create('Restore', {
     ...restore(),
     metadata: { name: 'web-data-restore-1', namespace: 'default' },
@@ -121,7 +111,7 @@ async function world(fn: Harness): Promise<{ backup: KubeObject }> {
   if (waiting?.status?.reason !== 'WaitingForBackup')
     throw new Error(`not waiting: ${JSON.stringify(waiting?.status)}`);
   const current = (await fn.kube.get<Backup>('Backup', 'default', 'web-data-manual-1')) as KubeObject;
-  await putStatus(fn, 'backups', current, { ...done, jobName: 'web-data-manual-1' });
+  await apiPutStatus(fn.api, backupPath(current), current, { ...done, jobName: 'web-data-manual-1' });
   return { backup: current };
 }
 
