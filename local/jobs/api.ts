@@ -2,15 +2,8 @@
  * The API calls of the job runner, through @kubernetes/client-node, returning plain JSON (the typed
  * clients turn timestamps into Dates; the runner works on the wire form) and `undefined` for 404.
  */
-import {
-  ApiException,
-  BatchV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { mergePatch, orUndefined } from '../client-node.ts';
 import type { Lookup } from './podenv.ts';
 
 export type Json = Record<string, unknown>;
@@ -80,17 +73,6 @@ export interface JobStatus {
 }
 
 const plain = <T>(v: unknown): T => JSON.parse(JSON.stringify(v)) as T;
-const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (e) {
-    if (e instanceof ApiException && e.code === 404) return undefined;
-    throw e;
-  }
-}
-
 export class RunnerApi implements Lookup {
   readonly #core: CoreV1Api;
   readonly #batch: BatchV1Api;
@@ -126,11 +108,11 @@ export class RunnerApi implements Lookup {
   }
 
   async patchPodStatus(namespace: string, name: string, status: Json): Promise<void> {
-    await orUndefined(this.#core.patchNamespacedPodStatus({ namespace, name, body: { status } }, merge));
+    await orUndefined(this.#core.patchNamespacedPodStatus({ namespace, name, body: { status } }, mergePatch));
   }
 
   async patchPod(namespace: string, name: string, patch: Json): Promise<void> {
-    await orUndefined(this.#core.patchNamespacedPod({ namespace, name, body: patch }, merge));
+    await orUndefined(this.#core.patchNamespacedPod({ namespace, name, body: patch }, mergePatch));
   }
 
   async deletePod(namespace: string, name: string): Promise<void> {
@@ -142,7 +124,9 @@ export class RunnerApi implements Lookup {
     name: string,
     status: JobStatus | Record<string, unknown>,
   ): Promise<void> {
-    await orUndefined(this.#batch.patchNamespacedJobStatus({ namespace, name, body: { status } }, merge));
+    await orUndefined(
+      this.#batch.patchNamespacedJobStatus({ namespace, name, body: { status } }, mergePatch),
+    );
   }
 
   async deleteJob(namespace: string, name: string): Promise<void> {

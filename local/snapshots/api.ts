@@ -3,15 +3,9 @@
  * client-node's CustomObjectsApi, claims and Events through CoreV1Api, all as plain JSON and
  * `undefined` for 404.
  */
-import {
-  ApiException,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { kubeTime } from '../../shared/clock.ts';
+import { mergePatch, orUndefined } from '../client-node.ts';
 
 export const GROUP = 'snapshot.storage.k8s.io';
 export const VERSION = 'v1';
@@ -38,17 +32,6 @@ export interface SnapshotJson {
   driver?: string;
   deletionPolicy?: string;
   parameters?: Record<string, string>;
-}
-
-const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (e) {
-    if (e instanceof ApiException && e.code === 404) return undefined;
-    throw e;
-  }
 }
 
 export class SnapshotApi {
@@ -86,7 +69,7 @@ export class SnapshotApi {
     await orUndefined(
       this.#custom.patchNamespacedCustomObject(
         { group: GROUP, version: VERSION, namespace, plural: 'volumesnapshots', name, body },
-        merge,
+        mergePatch,
       ),
     );
   }
@@ -95,7 +78,7 @@ export class SnapshotApi {
     await orUndefined(
       this.#custom.patchNamespacedCustomObjectStatus(
         { group: GROUP, version: VERSION, namespace, plural: 'volumesnapshots', name, body: { status } },
-        merge,
+        mergePatch,
       ),
     );
   }
@@ -146,7 +129,7 @@ export class SnapshotApi {
     await orUndefined(
       this.#custom.patchClusterCustomObjectStatus(
         { group: GROUP, version: VERSION, plural: 'volumesnapshotcontents', name, body: { status } },
-        merge,
+        mergePatch,
       ),
     );
   }
@@ -174,7 +157,10 @@ export class SnapshotApi {
 
   async patchClaimStatus(namespace: string, name: string, status: Json): Promise<void> {
     await orUndefined(
-      this.#core.patchNamespacedPersistentVolumeClaimStatus({ namespace, name, body: { status } }, merge),
+      this.#core.patchNamespacedPersistentVolumeClaimStatus(
+        { namespace, name, body: { status } },
+        mergePatch,
+      ),
     );
   }
 
