@@ -16,7 +16,7 @@ import test from 'ava';
 import { AGENT_EXIT } from '../../shared/agent-contract.ts';
 import { type PostgresServer, startPostgres } from '../fixtures/postgres.ts';
 import { type S3Server, startS3 } from '../fixtures/s3.ts';
-import { destArgs, runAgent, treeListing } from './helpers.ts';
+import { destArgs, pgBackupArgs, pgConn, pgRestoreArgs, runAgent, treeListing } from './helpers.ts';
 
 const run = promisify(execFile);
 const PASSWORD = 'enc-pw-90aa';
@@ -58,30 +58,13 @@ const pgEnv = (extra: Record<string, string> = {}) => ({
   ...s3.env,
   ...extra,
 });
-const conn = () => ['--host', pg.host, '--port', String(pg.port), '--user', 'postgres'];
+const conn = () => pgConn(pg);
 const rows = (db: string) => pg.psql('select count(*), sum(balance) from accounts', db);
 const exists = async (db: string) =>
   (await pg.psql(`select count(*) from pg_database where datname = '${db}'`)).trim() === '1';
 
 async function backup(dest: string[], policy: string, env: Record<string, string>) {
-  const b = await runAgent(
-    [
-      'backup',
-      '--source',
-      'postgres',
-      ...conn(),
-      '--database',
-      'app',
-      '--encryption',
-      'age',
-      ...dest,
-      '--policy',
-      policy,
-      '--scheduled-time',
-      '2030-01-01T00:00:00Z',
-    ],
-    pgEnv(env),
-  );
+  const b = await runAgent(pgBackupArgs(pg, 'app', policy, dest, ['--encryption', 'age']), pgEnv(env));
   return b;
 }
 
@@ -91,22 +74,7 @@ function restore(
   db: string,
   env: Record<string, string>,
 ) {
-  return runAgent(
-    [
-      'restore',
-      '--target',
-      'postgres',
-      ...conn(),
-      '--database',
-      db,
-      '--manifest-key',
-      b.manifestKey,
-      '--expect-sha256',
-      b.sha256,
-      ...dest,
-    ],
-    pgEnv(env),
-  );
+  return runAgent(pgRestoreArgs(pg, b, db, dest), pgEnv(env));
 }
 
 test.serial(

@@ -102,3 +102,56 @@ export async function treeListing(root: string): Promise<string[]> {
   await walk('.');
   return out;
 }
+
+/** The connection flags for a test PostgreSQL server's superuser `postgres`. */
+export function pgConn(pg: { host: string; port: number }): string[] {
+  return ['--host', pg.host, '--port', String(pg.port), '--user', 'postgres'];
+}
+
+/** `backup --source postgres` of `database` into the store `dest` names, as policy `policy`'s 2030-01-01 run. */
+export function pgBackupArgs(
+  pg: { host: string; port: number },
+  database: string,
+  policy: string,
+  dest: string[],
+  extra: string[] = [],
+): string[] {
+  return [
+    'backup',
+    '--source',
+    'postgres',
+    ...pgConn(pg),
+    '--database',
+    database,
+    ...extra,
+    ...dest,
+    '--policy',
+    policy,
+    '--scheduled-time',
+    '2030-01-01T00:00:00Z',
+  ];
+}
+
+/** `restore --target postgres` into `database` of the backup `b` from the store `dest` names. */
+export function pgRestoreArgs(
+  pg: { host: string; port: number },
+  b: { manifestKey: string; sha256: string },
+  database: string,
+  dest: string[],
+  extra: string[] = [],
+): string[] {
+  return [
+    'restore',
+    '--target',
+    'postgres',
+    ...pgConn(pg),
+    '--database',
+    database,
+    '--manifest-key',
+    b.manifestKey,
+    '--expect-sha256',
+    b.sha256,
+    ...extra,
+    ...dest,
+  ];
+}

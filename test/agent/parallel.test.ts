@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { AGENT_EXIT } from '../../shared/agent-contract.ts';
 import { type PostgresServer, startPostgres } from '../fixtures/postgres.ts';
-import { destArgs, runAgent } from './helpers.ts';
+import { destArgs, pgBackupArgs, pgRestoreArgs, runAgent } from './helpers.ts';
 
 const exec = promisify(execFile);
 let pg: PostgresServer;
@@ -42,7 +42,6 @@ test.after.always(async () => {
   await pg?.stop();
 });
 
-const conn = () => ['--host', pg.host, '--port', String(pg.port), '--user', 'postgres'];
 const fingerprint = (db: string) =>
   pg.psql(
     `select (select count(*) || md5(string_agg(id || name, ',' order by id)) from customers)
@@ -55,23 +54,10 @@ const exists = async (db: string) =>
   (await pg.psql(`select count(*) from pg_database where datname = '${db}'`)).trim() === '1';
 
 async function backup(root: string, db: string, extra: string[] = [], env: Record<string, string> = {}) {
-  const b = await runAgent(
-    [
-      'backup',
-      '--source',
-      'postgres',
-      ...conn(),
-      '--database',
-      db,
-      ...extra,
-      ...destArgs({ type: 'pvc', root }),
-      '--policy',
-      'p',
-      '--scheduled-time',
-      '2030-01-01T00:00:00Z',
-    ],
-    { CAIRN_PG_BINDIR: pg.binDir, ...env },
-  );
+  const b = await runAgent(pgBackupArgs(pg, db, 'p', destArgs({ type: 'pvc', root }), extra), {
+    CAIRN_PG_BINDIR: pg.binDir,
+    ...env,
+  });
   if (!b.result.ok) throw new Error(b.stderr);
   return b.result;
 }
@@ -82,22 +68,10 @@ function restore(
   db: string,
   env: Record<string, string>,
 ) {
-  return runAgent(
-    [
-      'restore',
-      '--target',
-      'postgres',
-      ...conn(),
-      '--database',
-      db,
-      ...destArgs({ type: 'pvc', root }),
-      '--manifest-key',
-      b.manifestKey,
-      '--expect-sha256',
-      b.sha256,
-    ],
-    { CAIRN_PG_BINDIR: pg.binDir, ...env },
-  );
+  return runAgent(pgRestoreArgs(pg, b, db, destArgs({ type: 'pvc', root })), {
+    CAIRN_PG_BINDIR: pg.binDir,
+    ...env,
+  });
 }
 
 const parallelLog = (logs: Record<string, unknown>[]) => logs.find((l) => l.msg === 'parallel restore');

@@ -16,7 +16,7 @@ import { runTool } from '../../agent/tools.ts';
 import { findZstd, parseZstdSummary, parseZstdVersion, zstdCompress } from '../../agent/zstd.ts';
 import { AGENT_EXIT } from '../../shared/agent-contract.ts';
 import { type PostgresServer, startPostgres } from '../fixtures/postgres.ts';
-import { destArgs, runAgent } from './helpers.ts';
+import { destArgs, pgBackupArgs, pgRestoreArgs, runAgent } from './helpers.ts';
 
 const exec = promisify(execFile);
 let pg: PostgresServer;
@@ -47,46 +47,15 @@ test.after.always(async () => {
 });
 
 const env = (extra: Record<string, string> = {}) => ({ CAIRN_PG_BINDIR: pg.binDir, ...extra });
-const conn = () => ['--host', pg.host, '--port', String(pg.port), '--user', 'postgres'];
 const fingerprint = (db: string) =>
   pg.psql("select count(*) || ':' || md5(string_agg(id || body || tag, ',' order by id)) from notes", db);
 
 function backup(root: string, policy: string, extra: Record<string, string> = {}) {
-  return runAgent(
-    [
-      'backup',
-      '--source',
-      'postgres',
-      ...conn(),
-      '--database',
-      'app',
-      ...destArgs({ type: 'pvc', root }),
-      '--policy',
-      policy,
-      '--scheduled-time',
-      '2030-01-01T00:00:00Z',
-    ],
-    env(extra),
-  );
+  return runAgent(pgBackupArgs(pg, 'app', policy, destArgs({ type: 'pvc', root })), env(extra));
 }
 
 function restore(root: string, b: { manifestKey: string; sha256: string }, db: string, extra = {}) {
-  return runAgent(
-    [
-      'restore',
-      '--target',
-      'postgres',
-      ...conn(),
-      '--database',
-      db,
-      ...destArgs({ type: 'pvc', root }),
-      '--manifest-key',
-      b.manifestKey,
-      '--expect-sha256',
-      b.sha256,
-    ],
-    env(extra),
-  );
+  return runAgent(pgRestoreArgs(pg, b, db, destArgs({ type: 'pvc', root })), env(extra));
 }
 
 /** What the zstd CLI gives back from an artifact: its byte count and sha256. */
