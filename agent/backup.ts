@@ -34,7 +34,7 @@ import { paceGc } from './memory.ts';
 import { peakRssMiB, startProgress } from './progress.ts';
 import { planDump } from './sources.ts';
 import { CHUNK, Coalesce, Gate, HashTap } from './streams.ts';
-import { describeCommand, firstFailure, type RunningTool, startTool } from './tools.ts';
+import { describeCommand, firstFailure, type RunningTool, settle, startTool } from './tools.ts';
 import { findZstd, parseZstdSummary, zstdCompress } from './zstd.ts';
 
 export interface AgentDeps {
@@ -120,6 +120,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
   } catch (e) {
     // The first failure is the cause: a dump that died makes the store abort its upload (a
     // StorageError caused by the SourceFailed), a store that failed makes the dump hit EPIPE.
+    await settle(tools);
     const failedAt = performance.now();
     for (const t of tools) t.kill();
     await Promise.all(tools.map((t) => t.done.catch(() => {})));

@@ -120,12 +120,42 @@ export async function runTool(
 }
 
 /**
+ * What a tool says when the reader of its output went away (a pipe, or the socket pair Node gives
+ * a child's stdio): it failed because the tool after it did, never by itself.
+ */
+const CLOSED_OUTPUT =
+  /broken pipe|EPIPE|connection reset by peer|could not write to output file|write error/i;
+
+function failedWriting(t: RunningTool): boolean {
+  return Boolean(t.exit()?.code) && CLOSED_OUTPUT.test(t.stderr());
+}
+
+/**
+ * Before killing tools joined by pipes after a failure: when one of them failed writing to a
+ * reader that went away, the reader is about to exit with the real cause (its own exit comes a
+ * moment after it closed its input). Waits up to `graceMs` for the others to exit by themselves.
+ */
+export async function settle(tools: RunningTool[], graceMs = 2000): Promise<void> {
+  if (!tools.some(failedWriting)) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(tools.map((t) => t.done.catch(() => {}))),
+    new Promise<void>((r) => {
+      timer = setTimeout(r, graceMs);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/**
  * Of tools joined by pipes, the one whose own failure (an exit code, not a kill) came first, up to
- * `before`: the others then only saw a broken pipe or a truncated input.
+ * `before`: the others then only saw a broken pipe or a truncated input. A tool that failed
+ * writing to a closed output is never the cause (settle); with only such failures, none is.
  */
 export async function firstFailure(tools: RunningTool[], before: number): Promise<unknown> {
   const failed = tools
     .filter((t) => t.exit()?.code && (t.exitedAt() ?? Number.POSITIVE_INFINITY) <= before)
+    .filter((t) => !failedWriting(t))
     .sort((a, b) => (a.exitedAt() ?? 0) - (b.exitedAt() ?? 0));
   return failed[0]?.done.then(
     () => undefined,

@@ -153,10 +153,12 @@ test('without the zstd tool Node compresses with zlib, to an artifact the CLI re
   t.is(b.result.rawBytes, b2.result.rawBytes);
 });
 
-test('a zstd that fails halfway fails the backup and leaves no artifact and no manifest', async (t) => {
+test('a zstd that fails halfway fails the backup with its own error and leaves no artifact and no manifest', async (t) => {
+  // It stops reading, then takes a moment to exit: pg_dump, writing into the closed pipe, fails
+  // first ("could not write to output file"), and that is not the cause.
   const bin = await fakeZstd(
     'dies',
-    `head -c 100000 | ${realZstd} -q -c; echo "zstd: out of memory" >&2; exit 1`,
+    `head -c 100000 | ${realZstd} -q -c; exec 0<&-; sleep 0.5; echo "zstd: out of memory" >&2; exit 1`,
   );
   const root = path.join(work, 'dies');
   const b = await backup(root, 'dies', { PATH: `${bin}${path.delimiter}${process.env.PATH}` });
