@@ -153,9 +153,17 @@ export async function applyPlan(kube: KubeClient, plan: Plan, opts: ApplyOptions
           ...(a.propagationPolicy ? { propagationPolicy: a.propagationPolicy } : {}),
         });
         break;
-      case 'patch':
-        await kube.patch(a.kind, a.namespace, a.name, a.patch);
+      case 'patch': {
+        const stored = await kube.patch(a.kind, a.namespace, a.name, a.patch);
+        // A patch that carried the resourceVersion read is guarded like a status write (a 409 if
+        // the object changed since): what it stored is what was read plus the patch, so later
+        // writes in the plan start from it. An unguarded patch says nothing of the rest.
+        const k = readKey(a.kind, a.namespace, a.name);
+        const guard = (a.patch.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
+        if (opts.read && guard !== undefined && guard === opts.read.get(k)?.metadata.resourceVersion)
+          opts.read.set(k, { ...stored, kind: a.kind });
         break;
+      }
       case 'status': {
         const k = readKey(a.kind, a.namespace, a.name);
         const current = opts.read?.get(k);
