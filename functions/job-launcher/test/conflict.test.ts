@@ -9,9 +9,16 @@ import type { Backup } from '../../../shared/api/index.ts';
 import { type KubeObjectLike, pingEvent, resourceEvent } from '../../../shared/events.ts';
 import type { Planner } from '../../../shared/function.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
-import { backup, databaseBackup } from '../../../test/builders.ts';
+import { type Policy, scheduledBackup } from '../../../shared/policy.ts';
+import { databaseBackup } from '../../../test/builders.ts';
 import { type Harness, startFunction } from '../../../test/function-harness.ts';
 import { plan } from '../handle.ts';
+
+/** The scheduled time a run's name carries (pg-nightly-YYYYMMDDhhmm). */
+const scheduledTimeOf = (name: string) => {
+  const m = /-(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(name) ?? [];
+  return new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:00Z`);
+};
 
 const bare = <T extends KubeObject>(o: T): T =>
   ({ ...o, metadata: { name: o.metadata.name, namespace: 'default', labels: o.metadata.labels ?? {} } }) as T;
@@ -46,11 +53,14 @@ async function world(
   );
   h = fn;
   t.teardown(() => fn.stop());
-  await fn.kube.create('DatabaseBackup', bare(databaseBackup('pg-nightly')));
-  const { object } = await fn.kube.create(
-    'Backup',
-    bare(backup(name, { kind: 'DatabaseBackup', name: 'pg-nightly' }, undefined)),
+  const { object: policy } = await fn.kube.create<Policy>(
+    'DatabaseBackup',
+    bare(databaseBackup('pg-nightly')),
   );
+  // As the tick creates it: owned by its policy, with the artifact finalizer (a Backup made by
+  // hand is adopted first, with a patch guarded by the resourceVersion read: seeds.test.ts).
+  const run = scheduledBackup('DatabaseBackup', policy, scheduledTimeOf(name));
+  const { object } = await fn.kube.create('Backup', run);
   return { fn, object };
 }
 

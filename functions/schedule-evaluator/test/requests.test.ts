@@ -19,7 +19,10 @@ const fresh = <T extends KubeObject>(o: T): T => {
 };
 const tick = () => pingEvent({ namespace: 'cairn-system', name: 'cairn-tick', data: {} });
 
-/** Five policies, two of them every five minutes; a first tick records every status. */
+/**
+ * Five policies, two of them every five minutes, and the claim the BackupPolicy writes to; a first
+ * tick records every status (and looks the claim up once, for the policy it has not seen yet).
+ */
 async function fivePolicies(api: CountedApi) {
   const post = await api.serve(NAME, plan);
   for (const [name, schedule] of [
@@ -30,6 +33,13 @@ async function fivePolicies(api: CountedApi) {
   ] as const)
     await api.direct.create('DatabaseBackup', fresh(databaseBackup(name, { schedule })));
   await api.direct.create('BackupPolicy', fresh(backupPolicy('e', { schedule: '0 5 * * *' })));
+  // The claim e's backups go to: a policy whose claim is missing is looked at again each time.
+  await api.direct.create('PersistentVolumeClaim', {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'backup-store', namespace: 'default' },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+  });
   if ((await post(tick())) !== 204) throw new Error('the first tick failed');
   return post;
 }
