@@ -154,13 +154,11 @@ parameters:
     return p?.status?.lastBackupStatus === 'Failed' ? p : undefined;
   });
   t.regex(policy.status?.failureReason ?? '', /disk array offline/);
-  const events = await kube.list('Event', 'default');
-  t.true(
-    events.some(
-      (e) =>
-        e.reason === 'BackupFailed' &&
-        e.involvedObject.kind === 'BackupPolicy' &&
-        /disk array offline/.test(e.message),
+  // The Event is job-watcher's last action, after the statuses: waited for, not raced.
+  const event = await waitFor('the BackupFailed Event on the policy', async () =>
+    (await kube.list('Event', 'default')).find(
+      (e) => e.reason === 'BackupFailed' && e.involvedObject.kind === 'BackupPolicy',
     ),
   );
+  t.regex(event.message ?? '', /disk array offline/);
 });
