@@ -69,6 +69,15 @@ function jobDone(job: KubeObject, type: 'Complete' | 'Failed'): boolean {
   );
 }
 
+/**
+ * A merge patch replaces a list whole: the resourceVersion read makes it a precondition (409 if
+ * the object changed since), so a finalizer or owner another controller added meanwhile is not
+ * dropped; the conflict decides again from the newer object.
+ */
+function guard(o: KubeObject): { resourceVersion?: string } {
+  return o.metadata.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {};
+}
+
 function releaseFinalizer(b: Backup, why: string): Action {
   return {
     type: 'patch',
@@ -76,7 +85,10 @@ function releaseFinalizer(b: Backup, why: string): Action {
     namespace: b.metadata.namespace ?? 'default',
     name: b.metadata.name,
     patch: {
-      metadata: { finalizers: (b.metadata.finalizers ?? []).filter((f) => f !== ARTIFACT_FINALIZER) },
+      metadata: {
+        ...guard(b),
+        finalizers: (b.metadata.finalizers ?? []).filter((f) => f !== ARTIFACT_FINALIZER),
+      },
     },
     why,
   };
@@ -90,6 +102,7 @@ function orphan(v: KubeObject, b: Backup): Action {
     name: v.metadata.name,
     patch: {
       metadata: {
+        ...guard(v),
         ownerReferences: (v.metadata.ownerReferences ?? []).filter((r) => r.uid !== b.metadata.uid),
       },
     },
