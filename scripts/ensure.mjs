@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Installs what `npm start`, `npm test` and `npm run bench` need on a fresh machine, and nothing when it is there:
-// the npm packages (which bring Node 24 as the node@24 devDependency), and with --test the Debian
-// packages the tests and benchmarks run for real (PostgreSQL, MariaDB, zstd, age, the Python Kubernetes
-// client). Plain JavaScript on purpose: it runs before the TypeScript tool chain is installed,
-// under whatever Node the machine has.
+// Installs what `npm start`, `npm test` and `npm run bench` need on a fresh machine, and nothing
+// when it is there: the npm packages (which bring Node 24 as the node@24 devDependency), and with
+// --test the Debian packages the tests and benchmarks run for real (PostgreSQL, MariaDB, zstd,
+// age, the Python Kubernetes client). Plain JavaScript on purpose: it runs before the TypeScript
+// tool chain is installed, under whatever Node the machine has.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
