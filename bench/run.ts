@@ -39,7 +39,7 @@ function markdown(rs: BenchResult[], date: string, wasQuick: boolean, m: Machine
   const cell = (n: number, unit: string) => `${fmt(n)} ${unit}`;
   const rows = rs.map(
     (r) =>
-      `| ${r.name} | ${cell(r.cairn, r.unit)} | ${cell(r.baseline, r.unit)} | ${fmt(r.ratio)} | ${Number.isFinite(r.target) ? `≤ ${fmt(r.target)}` : '—'} | ${verdict(r, '**missed**')} |`,
+      `| ${r.name.replaceAll('|', '\\|')} | ${cell(r.cairn, r.unit)} | ${cell(r.baseline, r.unit)} | ${fmt(r.ratio)} | ${Number.isFinite(r.target) ? `≤ ${fmt(r.target)}` : '—'} | ${verdict(r, '**missed**')} |`,
   );
   return [
     '| benchmark | Cairn | baseline | ratio | target | |',
