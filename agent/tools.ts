@@ -121,10 +121,12 @@ export async function runTool(
 
 /**
  * What a tool says when the reader of its output went away (a pipe, or the socket pair Node gives
- * a child's stdio): it failed because the tool after it did, never by itself.
+ * a child's stdio): it failed because the tool after it did, never by itself. pg_dump: "could not
+ * write to output file"; mariadb-dump: "Got errno 32 on write" (104 on a socket); tar: "Cannot
+ * write: Broken pipe"; zstd: "Write error : cannot write block" (test/agent/pipes.test.ts).
  */
 const CLOSED_OUTPUT =
-  /broken pipe|EPIPE|connection reset by peer|could not write to output file|write error/i;
+  /broken pipe|EPIPE|connection reset by peer|could not write to output file|got errno \d+ on write|write error/i;
 
 function failedWriting(t: RunningTool): boolean {
   return Boolean(t.exit()?.code) && CLOSED_OUTPUT.test(t.stderr());
