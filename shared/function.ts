@@ -15,7 +15,7 @@ import { CairnError, Conflict, InvalidEvent, messageOf } from './errors.ts';
 import type { CloudEventLike } from './events.ts';
 import { KubeClient, type KubeObject } from './kube.ts';
 import { createLogger, type Logger } from './log.ts';
-import { applyPlan, type Plan, type Ref, readSet } from './plan.ts';
+import { applyPlan, type Plan, type Ref, readKey, readSet } from './plan.ts';
 
 export interface FunctionDeps {
   kube: KubeClient;
@@ -90,8 +90,6 @@ export interface FunctionOptions {
 
 /** How often one delivery decides again after a 409 before it leaves the rest to a redelivery. */
 export const MAX_DECISIONS = 3;
-
-const partKey = (r: Ref) => `${r.kind}\u0000${r.namespace}\u0000${r.name}`;
 
 /**
  * Applies each part on its own. A part whose status write met a 409 is returned, to be decided
@@ -207,8 +205,12 @@ async function decideAndApply(
       objects: applied.conflicted.map((p) => `${p.about.kind} ${p.about.namespace}/${p.about.name}`),
     });
     const again = await planner(event, deps);
-    const wanted = new Set(applied.conflicted.map((p) => partKey(p.about)));
-    const retry = (again.parts ?? []).filter((p) => wanted.has(partKey(p.about)));
+    const wanted = new Set(
+      applied.conflicted.map((p) => readKey(p.about.kind, p.about.namespace, p.about.name)),
+    );
+    const retry = (again.parts ?? []).filter((p) =>
+      wanted.has(readKey(p.about.kind, p.about.namespace, p.about.name)),
+    );
     outcome = { ...again, plan: retry.flatMap((p) => p.plan), parts: retry };
   }
 }

@@ -147,9 +147,14 @@ export function newestFirst<T extends Backup>(backups: readonly T[]): T[] {
   );
 }
 
+/** A Backup whose run is VolumeSnapshots (backupStrategy snapshot), not a Job: it records them. */
+export function isSnapshotBackup(b: Backup): boolean {
+  return (b.status?.snapshots?.length ?? 0) > 0;
+}
+
 /** A Backup whose run was started: its Job, or (backupStrategy snapshot) its VolumeSnapshots, were made. */
 export function isLaunched(b: Backup): boolean {
-  return Boolean(b.status?.jobName) || (b.status?.snapshots?.length ?? 0) > 0;
+  return Boolean(b.status?.jobName) || isSnapshotBackup(b);
 }
 
 /** A Backup or Restore that reached Completed or Failed (phases never move back). */

@@ -8,28 +8,26 @@ import type { Backup, PolicyKind, Restore } from '../../shared/api/index.ts';
 import type { ParsedResourceEvent } from '../../shared/events.ts';
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { Labels, MANAGED_BY } from '../../shared/labels.ts';
-import { backupsOf, groupKey, isFinished, type Policy, waitsForBackup } from '../../shared/policy.ts';
+import {
+  backupsOf,
+  groupKey,
+  isFinished,
+  isSnapshotBackup,
+  type Policy,
+  waitsForBackup,
+} from '../../shared/policy.ts';
 import { isVerification } from '../../shared/verification.ts';
-import { isClaimRestore, isSnapshotRun } from './snapshots.ts';
+import type { JobState } from './outcome.ts';
+import { isClaimRestore } from './snapshots.ts';
 
 export type RunKind = 'Backup' | 'Restore';
 
-/** A run and what its Job says. */
-export interface RunState {
+/** A run and what its Job (or, for a snapshot run, its VolumeSnapshots or claim) says. */
+export interface RunState extends JobState {
   kind: RunKind;
   run: Backup | Restore;
-  /** The Job, or undefined when it is gone (or was never made). */
-  job: KubeObject | undefined;
-  /** The Job's Pods, in no particular order. */
-  pods: KubeObject[];
   /** The event was the Job's deletion. */
   jobDeleted: boolean;
-  /** A snapshot run's VolumeSnapshots (backupStrategy snapshot: no Job). */
-  snapshots?: KubeObject[];
-  /** A snapshot run's deadline, its policy's activeDeadlineSeconds (decide fills it in). */
-  deadlineSeconds?: number;
-  /** A snapshot Restore's claim (no Job: the claim created from a VolumeSnapshot). */
-  claim?: KubeObject | undefined;
 }
 
 /** A run whose Job could not be read: the error is recorded on the run, the others go on. */
@@ -204,7 +202,7 @@ export async function gatherTick(kube: KubeClient): Promise<TickState> {
   ];
   // Snapshot runs: one LIST of Cairn's VolumeSnapshots, only when there is one (a cluster without
   // the snapshot CRDs never asks).
-  const snapshotRuns = open.filter(([kind, run]) => kind === 'Backup' && isSnapshotRun(run as Backup));
+  const snapshotRuns = open.filter(([kind, run]) => kind === 'Backup' && isSnapshotBackup(run as Backup));
   const allSnapshots =
     snapshotRuns.length > 0
       ? await kube.list<KubeObject>('VolumeSnapshot', undefined, {
@@ -213,7 +211,7 @@ export async function gatherTick(kube: KubeClient): Promise<TickState> {
       : [];
   const runs = await Promise.all(
     open.map(async ([kind, run]): Promise<RunState | UnreadRun> => {
-      if (kind === 'Backup' && isSnapshotRun(run as Backup)) {
+      if (kind === 'Backup' && isSnapshotBackup(run as Backup)) {
         const ns = run.metadata.namespace ?? 'default';
         const snapshots = allSnapshots.filter(
           (s) =>

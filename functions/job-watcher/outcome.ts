@@ -12,15 +12,9 @@ import { AGENT_CONTAINER, artifactKeysOfJob } from '../../shared/jobs.ts';
 import type { KubeObject } from '../../shared/kube.ts';
 import type { Action, Plan, Ref } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
-import { isFinished } from '../../shared/policy.ts';
+import { isFinished, isSnapshotBackup } from '../../shared/policy.ts';
 import { humanBytes, humanDuration } from '../../shared/units.ts';
-import {
-  claimOutcome,
-  DEFAULT_DEADLINE_SECONDS,
-  isClaimRestore,
-  isSnapshotRun,
-  snapshotOutcome,
-} from './snapshots.ts';
+import { claimOutcome, DEFAULT_DEADLINE_SECONDS, isClaimRestore, snapshotOutcome } from './snapshots.ts';
 
 /** A Backup or Restore without a Job this long after it was created has lost its launcher. */
 export const NO_JOB_GRACE_SECONDS = 600;
@@ -238,7 +232,7 @@ export function decideRun(
   const at = refOf(run, kind);
   if (isFinished(run) || run.metadata.deletionTimestamp) return { plan: [], updated: run };
   // Runs without a Job: a snapshot Backup's VolumeSnapshots, a snapshot Restore's claim (snapshots.ts).
-  const snapshotRun = kind === 'Backup' && isSnapshotRun(run as Backup);
+  const snapshotRun = kind === 'Backup' && isSnapshotBackup(run as Backup);
   const claimRun = kind === 'Restore' && isClaimRestore(run as Restore);
   let o = snapshotRun
     ? snapshotOutcome(run as Backup, state.snapshots ?? [], now)

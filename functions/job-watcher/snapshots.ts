@@ -21,11 +21,6 @@ import type { Outcome } from './outcome.ts';
 /** The default of a policy's activeDeadlineSeconds (shared/api/common.ts jobFields). */
 export const DEFAULT_DEADLINE_SECONDS = 3600;
 
-/** A Backup whose run is VolumeSnapshots, not a Job. */
-export function isSnapshotRun(b: Backup): boolean {
-  return (b.status?.snapshots?.length ?? 0) > 0;
-}
-
 const bytes = (q: string | undefined): number | undefined => {
   if (q === undefined) return undefined;
   try {

@@ -14,7 +14,6 @@ import type {
 } from '../../shared/agent-contract.ts';
 import { allowListFromEnv, type JobAllowList, jobIdentityRefusal } from '../../shared/allowlist.ts';
 import type { Backup, DatabaseBackup, Restore } from '../../shared/api/index.ts';
-import { DEFAULT_POLICY_DESTINATION } from '../../shared/api/index.ts';
 import { kubeTime } from '../../shared/clock.ts';
 import { Reason } from '../../shared/conditions.ts';
 import {
@@ -34,7 +33,13 @@ import { Labels, MANAGED_BY } from '../../shared/labels.ts';
 import { restoreJobName } from '../../shared/naming.ts';
 import type { Plan } from '../../shared/plan.ts';
 import { refOf } from '../../shared/plan.ts';
-import { isFinished, isRestoreStarted, type Policy } from '../../shared/policy.ts';
+import {
+  destinationOf,
+  isFinished,
+  isRestoreStarted,
+  isSnapshotBackup,
+  type Policy,
+} from '../../shared/policy.ts';
 import { claimFromSnapshot, snapshotDataSource } from '../../shared/snapshots.ts';
 import { isVerification, PURPOSE_LABEL, SCRATCH_FOLDER } from '../../shared/verification.ts';
 
@@ -189,16 +194,14 @@ export function decide(state: RestoreState, now: Date, allow: JobAllowList = all
     // way is waited for. Its dev.cairn.backup.completed (or .failed) event, or the tick, looks again.
     if (backup.status?.phase !== 'Completed')
       return wait(restore, backupName, backup.status?.phase ?? 'Pending');
-    if ((backup.status.snapshots?.length ?? 0) > 0) return snapshotRestore(state, backup, now);
+    if (isSnapshotBackup(backup)) return snapshotRestore(state, backup, now);
     if (!backup.status.manifestKey)
       throw new Refusal(
         `Backup ${backupName} records no manifest; it cannot be verified, so it is not restored`,
       );
     // Where the artifact went when it was made, even if the policy's destination changed since, or
     // the policy is gone (its Backups kept with --cascade=orphan).
-    const dest =
-      backup.status.destination ??
-      (policy ? (policy.spec.storageDestination ?? DEFAULT_POLICY_DESTINATION) : undefined);
+    const dest = backup.status.destination ?? (policy ? destinationOf(policy) : undefined);
     if (!dest) {
       throw new Refusal(
         `${backup.spec.policyRef.kind} ${backup.spec.policyRef.name} does not exist in namespace ${ns} and Backup ${backupName} records no status.destination: where its artifact is cannot be known`,

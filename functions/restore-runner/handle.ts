@@ -19,18 +19,21 @@ const waiting = (r: Restore) => !r.metadata.deletionTimestamp && !isFinished(r) 
 
 export const plan: Planner = async (event, { kube, clock }) => {
   const now = clock.now();
+  // One part per Restore: one that cannot be started stops no other (DESIGN.md rule 8).
+  const planRestores = async (restores: Restore[]) =>
+    outcomeOfParts(
+      await planEach(
+        restores,
+        (r) => refOf(r, 'Restore'),
+        async (r) => decide(await gather(kube, r), now),
+      ),
+    );
   switch (eventKind(event)) {
     case 'ping': {
       // Read consistently, not from the watch cache: a stale Restore that already has its Job
       // would be decided again and its status written back from an older state.
       const restores = (await kube.list<Restore>('Restore', undefined)).filter(waiting);
-      // One part per Restore: one that cannot be started stops no other (DESIGN.md rule 8).
-      const parts = await planEach(
-        restores,
-        (r) => refOf(r, 'Restore'),
-        async (r) => decide(await gather(kube, r), now),
-      );
-      return outcomeOfParts(parts);
+      return planRestores(restores);
     }
     case 'cairn': {
       // A Backup finished: the Restores waiting for it start (or fail) now, not at the next tick.
@@ -41,12 +44,7 @@ export const plan: Planner = async (event, { kube, clock }) => {
       const restores = (await kube.list<Restore>('Restore', namespace)).filter(
         (r) => waiting(r) && r.spec.backupRef.name === name,
       );
-      const parts = await planEach(
-        restores,
-        (r) => refOf(r, 'Restore'),
-        async (r) => decide(await gather(kube, r), now),
-      );
-      return outcomeOfParts(parts);
+      return planRestores(restores);
     }
     case 'resource': {
       const ev = parseResourceEvent(event);

@@ -14,7 +14,7 @@ import type { KubeObject } from '../../shared/kube.ts';
 import { ARTIFACT_FINALIZER, Labels, MANAGED_BY } from '../../shared/labels.ts';
 import { childName } from '../../shared/naming.ts';
 import type { Action, Plan, Ref } from '../../shared/plan.ts';
-import { isFinished, type Policy } from '../../shared/policy.ts';
+import { isFinished, isSnapshotBackup, type Policy } from '../../shared/policy.ts';
 import { applyRetention, rulesOf } from './retention.ts';
 
 export const PRUNE_ANNOTATION = 'backup.cairn.dev/prune-backups';
@@ -111,7 +111,6 @@ function orphan(v: KubeObject, b: Backup): Action {
 }
 
 /** A snapshot Backup's artifacts are its VolumeSnapshots. */
-const isSnapshotBackup = (b: Backup) => (b.status?.snapshots?.length ?? 0) > 0;
 
 /**
  * A snapshot Backup's VolumeSnapshots are deleted (the CSI snapshot controller deletes their

@@ -10,7 +10,7 @@ import { makeHandle, outcomeOfParts, type Planner, planEach } from '../../shared
 import type { KubeClient, KubeObject } from '../../shared/kube.ts';
 import { Labels, MANAGED_BY } from '../../shared/labels.ts';
 import type { Ref } from '../../shared/plan.ts';
-import { groupKey, type Policy } from '../../shared/policy.ts';
+import { groupKey, isSnapshotBackup, type Policy } from '../../shared/policy.ts';
 import { decide, type PrunerState } from './decide.ts';
 
 export const NAME = 'retention-pruner';
@@ -31,7 +31,7 @@ async function gatherPolicy(
   ]);
   const mine = backups.filter((b) => b.spec.policyRef.kind === kind && b.spec.policyRef.name === name);
   // Snapshot Backups' VolumeSnapshots: read only when there are some (no snapshot CRDs needed otherwise).
-  const snapshots = mine.some(hasSnapshots)
+  const snapshots = mine.some(isSnapshotBackup)
     ? (await kube.list<KubeObject>('VolumeSnapshot', namespace, sel)).filter(
         (v) => v.metadata.labels?.[Labels.policyKind] === kind,
       )
@@ -47,8 +47,6 @@ async function gatherPolicy(
     snapshots,
   };
 }
-
-const hasSnapshots = (b: Backup) => (b.status?.snapshots?.length ?? 0) > 0;
 
 /**
  * The tick: one LIST per kind, grouped per policy (including policies that are gone). Read
@@ -94,7 +92,7 @@ async function gatherAll(kube: KubeClient): Promise<PrunerState[]> {
     const name = j.metadata.labels?.[Labels.policy];
     if (kind && name) stateFor(j.metadata.namespace ?? 'default', kind, name).jobs.push(j);
   }
-  if (backups.some(hasSnapshots)) {
+  if (backups.some(isSnapshotBackup)) {
     const snapshots = await kube.list<KubeObject>('VolumeSnapshot', undefined, {
       labelSelector: `${Labels.managedBy}=${MANAGED_BY}`,
     });
