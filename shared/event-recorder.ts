@@ -28,7 +28,7 @@
  * add to every function bundle's start for a dozen lines.
  */
 import { createHash } from 'node:crypto';
-import type { Clock } from './clock.ts';
+import { type Clock, kubeTime } from './clock.ts';
 
 /** client-go's defaults (events_cache.go). */
 export const LRU_ENTRIES = 4096;
@@ -133,9 +133,21 @@ function nameFor(involvedName: string, k: string): string {
   return `${involvedName}.${createHash('sha256').update(k).digest('hex').slice(0, 16)}`;
 }
 
-/** metav1.Time and metav1.MicroTime of an instant. */
-const time = (d: Date) => `${d.toISOString().slice(0, 19)}Z`;
+/** metav1.MicroTime of an instant. */
 const microTime = (d: Date) => `${d.toISOString().slice(0, 23)}000Z`;
+
+/**
+ * The strategic merge patch that counts one more occurrence of a stored Event (client-go's
+ * eventObserve): its count, the time and message of this one, and the series.
+ */
+export function countedPatch(
+  count: number,
+  lastTimestamp: string,
+  message: string,
+): Pick<CoreEvent, 'count' | 'lastTimestamp' | 'message'> & { series: NonNullable<CoreEvent['series']> } {
+  const series = { count, lastObservedTime: microTime(new Date(Date.parse(lastTimestamp))) };
+  return { count, lastTimestamp, message, series };
+}
 
 class Lru<V> {
   readonly #max: number;
@@ -222,7 +234,11 @@ export class EventCorrelator {
 
   /** UpdateState: what the API server stored (its name, resourceVersion and count). */
   updateState(e: CoreEvent): void {
-    this.#observed.set(eventKeyOf(e), {
+    this.#remember(eventKeyOf(e), e);
+  }
+
+  #remember(k: string, e: CoreEvent): void {
+    this.#observed.set(k, {
       count: e.count,
       firstTimestamp: e.firstTimestamp,
       name: e.metadata.name,
@@ -248,7 +264,7 @@ export class EventCorrelator {
       ];
     // Do not grow the set past the threshold (client-go pops any one).
     record.localKeys.delete(record.localKeys.values().next().value as string);
-    const t = time(now);
+    const t = kubeTime(now);
     return [
       {
         ...e,
@@ -269,7 +285,8 @@ export class EventCorrelator {
     let patch: Record<string, unknown> | undefined;
     if (last && last.count > 0) {
       const count = last.count + 1;
-      const series = { count, lastObservedTime: microTime(new Date(Date.parse(e.lastTimestamp))) };
+      const counted = countedPatch(count, e.lastTimestamp, e.message);
+      patch = counted;
       event = {
         ...e,
         metadata: {
@@ -279,16 +296,10 @@ export class EventCorrelator {
         },
         firstTimestamp: last.firstTimestamp,
         count,
-        series,
+        series: counted.series,
       };
-      patch = { count, lastTimestamp: e.lastTimestamp, message: e.message, series };
     }
-    this.#observed.set(k, {
-      count: event.count,
-      firstTimestamp: event.firstTimestamp,
-      name: event.metadata.name,
-      ...(event.metadata.resourceVersion ? { resourceVersion: event.metadata.resourceVersion } : {}),
-    });
+    this.#remember(k, event);
     return { event, ...(patch ? { patch } : {}) };
   }
 

@@ -465,7 +465,7 @@ export class KubeClient {
     const { namespace = 'default', name, uid } = involved.metadata;
     const now = kubeTime(this.#clock.now());
     // Imported here: it loads node:crypto, a start-up cost the CLI (which records none) need not pay.
-    const { EventCorrelator } = await import('./event-recorder.ts');
+    const { EventCorrelator, countedPatch } = await import('./event-recorder.ts');
     this.#events ??= new EventCorrelator(this.#clock);
     const r = this.#events.correlate({
       apiVersion: 'v1',
@@ -513,12 +513,7 @@ export class KubeClient {
             'Event',
             namespace,
             eventName,
-            {
-              count,
-              lastTimestamp: now,
-              message: r.event.message,
-              series: { count, lastObservedTime: `${now.slice(0, 19)}.000000Z` },
-            },
+            countedPatch(count, now, r.event.message),
             strategic,
           );
         }
