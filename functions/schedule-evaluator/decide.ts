@@ -104,61 +104,51 @@ export function decide(
     ...('lastBackupStatus' in set ? { initial: ['lastBackupStatus'] } : {}),
     why,
   });
+  /**
+   * No runs are scheduled while `c` holds (a spec error, a suspension, a missing claim): the
+   * condition and no next run, written once (nothing when the status already says it), with a
+   * Warning Event for an error.
+   */
+  const halt = (c: ConditionInput, why: string, warn = true): Plan => {
+    if (upToDate && sameCondition(policy, c) && status.nextScheduledBackup === undefined) return [];
+    const out: Action[] = [statusAction({ nextScheduledBackup: null }, c, why)];
+    if (warn)
+      out.push({ type: 'event', involved: at, eventType: 'Warning', reason: c.reason, message: c.message });
+    return out;
+  };
 
   let schedule: ReturnType<typeof cachedSchedule>;
   try {
     schedule = cachedSchedule(policy.spec);
   } catch (err) {
     if (!(err instanceof InvalidSchedule)) throw err;
-    const c: ConditionInput = {
-      type: 'Ready',
-      status: 'False',
-      reason: Reason.InvalidSchedule,
-      message: err.message,
-    };
-    if (upToDate && sameCondition(policy, c) && status.nextScheduledBackup === undefined) return [];
-    return [
-      statusAction({ nextScheduledBackup: null }, c, 'the schedule cannot be evaluated'),
-      {
-        type: 'event',
-        involved: at,
-        eventType: 'Warning',
-        reason: Reason.InvalidSchedule,
-        message: err.message,
-      },
-    ];
+    return halt(
+      { type: 'Ready', status: 'False', reason: Reason.InvalidSchedule, message: err.message },
+      'the schedule cannot be evaluated',
+    );
   }
 
   // An image or ServiceAccount the cluster admin did not allow is a spec error too: refused here,
   // before any Backup is scheduled (shared/allowlist.ts; job-launcher refuses it again).
   const refused = jobIdentityRefusal(policy.spec, at.namespace, allow);
   if (refused) {
-    const c: ConditionInput = {
-      type: 'Ready',
-      status: 'False',
-      reason: refused.reason,
-      message: refused.message,
-    };
-    if (upToDate && sameCondition(policy, c) && status.nextScheduledBackup === undefined) return [];
-    return [
-      statusAction(
-        { nextScheduledBackup: null },
-        c,
-        'the policy asks for what the cluster admin does not allow',
-      ),
-      { type: 'event', involved: at, eventType: 'Warning', reason: refused.reason, message: refused.message },
-    ];
+    return halt(
+      { type: 'Ready', status: 'False', reason: refused.reason, message: refused.message },
+      'the policy asks for what the cluster admin does not allow',
+    );
   }
 
   if (policy.spec.suspend) {
-    const c: ConditionInput = {
-      type: 'Ready',
-      status: 'True',
-      reason: Reason.Suspended,
-      message: 'suspended: no new backups are scheduled',
-    };
-    if (upToDate && sameCondition(policy, c) && status.nextScheduledBackup === undefined) return [];
-    return [statusAction({ nextScheduledBackup: null }, c, 'the policy is suspended')];
+    return halt(
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: Reason.Suspended,
+        message: 'suspended: no new backups are scheduled',
+      },
+      'the policy is suspended',
+      false,
+    );
   }
 
   // The claim the runs would write to does not exist: said before the first run, and no Backup is
@@ -168,17 +158,15 @@ export function decide(
     const named = policy.spec.storageDestination
       ? 'spec.storageDestination.claimName'
       : 'the default destination: spec.storageDestination is not set';
-    const c: ConditionInput = {
-      type: 'Ready',
-      status: 'False',
-      reason: Reason.DestinationNotFound,
-      message: `PersistentVolumeClaim ${claim} (${named}) does not exist in namespace ${at.namespace}: create it, or set spec.storageDestination`,
-    };
-    if (upToDate && sameCondition(policy, c) && status.nextScheduledBackup === undefined) return [];
-    return [
-      statusAction({ nextScheduledBackup: null }, c, 'the claim the backups go to does not exist'),
-      { type: 'event', involved: at, eventType: 'Warning', reason: c.reason, message: c.message },
-    ];
+    return halt(
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: Reason.DestinationNotFound,
+        message: `PersistentVolumeClaim ${claim} (${named}) does not exist in namespace ${at.namespace}: create it, or set spec.storageDestination`,
+      },
+      'the claim the backups go to does not exist',
+    );
   }
 
   // Fast path: nothing is due before the next run this status already records.
