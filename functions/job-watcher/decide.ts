@@ -97,6 +97,10 @@ export function decideTick(state: TickState, now: Date): Part[] {
   const policyOf = new Map(
     state.policies.map((p) => [groupKey(p.policy.metadata.namespace, p.kind, p.policy.metadata.name), p]),
   );
+  // Backups by namespace and name: what a Restore refers to, and what a decision updated.
+  const named = (namespace: string | undefined, name: string) => `${namespace ?? 'default'}/${name}`;
+  const backupNamed = new Map(state.backups.map((b) => [named(b.metadata.namespace, b.metadata.name), b]));
+  const backupOf = (x: Restore) => backupNamed.get(named(x.metadata.namespace, x.spec.backupRef.name));
   const updated = new Map<string, Backup>();
   const completedNow = new Set<string>();
   for (const r of state.runs) {
@@ -105,10 +109,6 @@ export function decideTick(state: TickState, now: Date): Part[] {
       parts.push({ about, plan: [], error: r.error });
       continue;
     }
-    const backupOf = (x: Restore) =>
-      state.backups.find(
-        (b) => b.metadata.namespace === x.metadata.namespace && b.metadata.name === x.spec.backupRef.name,
-      );
     const ref = r.kind === 'Backup' ? (r.run as Backup).spec.policyRef : undefined;
     const p = ref ? policyOf.get(groupKey(r.run.metadata.namespace, ref.kind, ref.name)) : undefined;
     const d = decideOne(
@@ -120,12 +120,12 @@ export function decideTick(state: TickState, now: Date): Part[] {
     parts.push({ about, plan: [...d.before, ...d.own, ...d.after] });
     if (r.kind !== 'Backup') continue;
     const b = d.updated as Backup;
-    updated.set(`${b.metadata.namespace ?? 'default'}/${b.metadata.name}`, b);
+    updated.set(named(b.metadata.namespace, b.metadata.name), b);
     if (d.reply && b.status?.phase === 'Completed')
       completedNow.add(groupKey(b.metadata.namespace, b.spec.policyRef.kind, b.spec.policyRef.name));
   }
   const asWillBe = (p: PolicyState): Backup[] =>
-    p.backups.map((b) => updated.get(`${b.metadata.namespace ?? 'default'}/${b.metadata.name}`) ?? b);
+    p.backups.map((b) => updated.get(named(b.metadata.namespace, b.metadata.name)) ?? b);
   for (const p of state.policies) {
     const about = refOf(p.policy, p.kind);
     const backups = asWillBe(p);
@@ -140,10 +140,7 @@ export function decideTick(state: TickState, now: Date): Part[] {
     if (plan.length > 0) parts.push({ about, plan });
   }
   for (const r of unrecordedVerifications(state.restores, state.backups)) {
-    const b = state.backups.find(
-      (x) => x.metadata.namespace === r.metadata.namespace && x.metadata.name === r.spec.backupRef.name,
-    );
-    const plan = decideVerified(r, b, now)?.plan ?? [];
+    const plan = decideVerified(r, backupOf(r), now)?.plan ?? [];
     if (plan.length > 0) parts.push({ about: refOf(r, 'Restore'), plan });
   }
   return parts;
