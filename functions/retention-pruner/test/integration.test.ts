@@ -4,7 +4,7 @@ import { cairnEvent, functionSource, type KubeObjectLike, resourceEvent } from '
 import type { KubeObject } from '../../../shared/kube.ts';
 import { Labels } from '../../../shared/labels.ts';
 import { backupPolicy } from '../../../test/builders.ts';
-import { apiFetch } from '../../../test/fixtures/api.ts';
+import { apiPutStatus } from '../../../test/fixtures/api.ts';
 import { startFunction } from '../../../test/function-harness.ts';
 import { plan } from '../handle.ts';
 
@@ -39,19 +39,12 @@ test('a backup.completed event over HTTP expires the oldest Backup and starts a 
       },
       spec: { policyRef: { kind: 'BackupPolicy', name: 'volumes' }, scheduledTime: when as string },
     });
-    await apiFetch(fn.api, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}/status`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        ...object,
-        status: {
-          phase: 'Completed',
-          completionTime: when,
-          key: `web/volumes/${name}.tar.zst`,
-          manifestKey: `web/volumes/${name}.manifest.json`,
-          destination: { type: 'pvc', claimName: 'backup-store', path: 'web' },
-        },
-      }),
+    await apiPutStatus(fn.api, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}`, object, {
+      phase: 'Completed',
+      completionTime: when,
+      key: `web/volumes/${name}.tar.zst`,
+      manifestKey: `web/volumes/${name}.manifest.json`,
+      destination: { type: 'pvc', claimName: 'backup-store', path: 'web' },
     });
   }
   const ev = cairnEvent('dev.cairn.backup.completed', {
@@ -109,17 +102,10 @@ test('a Backup deleted while its Job runs: over HTTP the pruner suspends the Job
     },
     spec: { policyRef: { kind: 'BackupPolicy', name: 'volumes' }, scheduledTime: '2030-01-01T00:00:00Z' },
   });
-  await apiFetch(fn.api, '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/volumes-1/status', {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      ...b,
-      status: {
-        phase: 'Running',
-        jobName: 'volumes-1',
-        destination: { type: 'pvc', claimName: 'backup-store' },
-      },
-    }),
+  await apiPutStatus(fn.api, '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/volumes-1', b, {
+    phase: 'Running',
+    jobName: 'volumes-1',
+    destination: { type: 'pvc', claimName: 'backup-store' },
   });
   await fn.kube.create<KubeObject>('Job', {
     apiVersion: 'batch/v1',
