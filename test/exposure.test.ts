@@ -21,6 +21,7 @@ interface Selector {
 interface Peer {
   namespaceSelector?: Selector;
   podSelector?: Selector;
+  ipBlock?: unknown;
 }
 interface NetworkPolicy {
   metadata: { name: string; namespace: string };
@@ -36,8 +37,10 @@ const selects = (sel: Selector | undefined, labels: Record<string, string>) =>
 
 /**
  * NetworkPolicy ingress semantics (networking.k8s.io/v1): a pod some policy selects accepts a
- * connection only from a peer one of its rules lists; a peer with both selectors needs both, a
- * podSelector alone means the policy's own namespace.
+ * connection only from a peer one of its rules lists; a rule without `from` (or with an empty one)
+ * admits every source; a peer with both selectors needs both, a podSelector alone means the
+ * policy's own namespace. An ipBlock peer is about addresses, not pods: not modelled, so a policy
+ * with one fails the test rather than being read as something it is not.
  */
 function admits(policies: NetworkPolicy[], target: Pod, from: Pod): boolean {
   const applying = policies.filter(
@@ -49,14 +52,17 @@ function admits(policies: NetworkPolicy[], target: Pod, from: Pod): boolean {
   if (applying.length === 0) return true;
   const nsLabels = { 'kubernetes.io/metadata.name': from.namespace };
   return applying.some((p) =>
-    (p.spec.ingress ?? []).some((rule) =>
-      (rule.from ?? []).some((peer) => {
+    (p.spec.ingress ?? []).some((rule) => {
+      if (rule.from === undefined || rule.from.length === 0) return true;
+      return rule.from.some((peer) => {
+        if (peer.ipBlock !== undefined)
+          throw new Error(`NetworkPolicy ${p.metadata.name}: an ipBlock peer is not modelled`);
         const nsOk = peer.namespaceSelector
           ? selects(peer.namespaceSelector, nsLabels)
           : from.namespace === p.metadata.namespace;
         return nsOk && selects(peer.podSelector, from.labels);
-      }),
-    ),
+      });
+    }),
   );
 }
 

@@ -10,7 +10,7 @@ import { AGENT_CONTAINER } from '../../../shared/jobs.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import type { Action } from '../../../shared/plan.ts';
 import { backup, backupPolicy, databaseBackup } from '../../../test/builders.ts';
-import { apiFetch } from '../../../test/fixtures/api.ts';
+import { apiPutStatus } from '../../../test/fixtures/api.ts';
 import { startFunction } from '../../../test/function-harness.ts';
 import { decideEvent, decideTick } from '../decide.ts';
 import type { PolicyState, RunState } from '../gather.ts';
@@ -165,23 +165,18 @@ test('seed 003: the tick does not fail a Restore that waits for its Backup, howe
     metadata: { name: 'web-data-restore-1', namespace: 'default' },
     spec: { backupRef: { name: 'web-data-manual-1' }, target: { pvc: { claimName: 'data-restore' } } },
   });
-  const res = await apiFetch(
-    fn.api,
-    '/apis/backup.cairn.dev/v1alpha1/namespaces/default/restores/web-data-restore-1/status',
-    {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        ...object,
-        status: {
-          phase: 'Pending',
-          reason: 'WaitingForBackup',
-          message: 'Backup web-data-manual-1 is Running',
-        },
-      }),
-    },
+  await t.notThrowsAsync(
+    apiPutStatus(
+      fn.api,
+      '/apis/backup.cairn.dev/v1alpha1/namespaces/default/restores/web-data-restore-1',
+      object,
+      {
+        phase: 'Pending',
+        reason: 'WaitingForBackup',
+        message: 'Backup web-data-manual-1 is Running',
+      },
+    ),
   );
-  t.true(res.ok);
   fn.clock.set('2030-01-01T01:00:30Z');
   await fn.post(pingEvent({ namespace: 'cairn-system', name: 'cairn-tick', data: {} }));
   const r = await fn.kube.get<Restore>('Restore', 'default', 'web-data-restore-1');

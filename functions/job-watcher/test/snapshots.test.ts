@@ -12,7 +12,7 @@ import { type KubeObjectLike, pingEvent, resourceEvent } from '../../../shared/e
 import type { KubeObject } from '../../../shared/kube.ts';
 import type { Action } from '../../../shared/plan.ts';
 import { backup, backupPolicy } from '../../../test/builders.ts';
-import { apiFetch } from '../../../test/fixtures/api.ts';
+import { apiPutStatus } from '../../../test/fixtures/api.ts';
 import { startFunction } from '../../../test/function-harness.ts';
 import { decideEvent, decideTick } from '../decide.ts';
 import type { PolicyState, RunState } from '../gather.ts';
@@ -203,38 +203,23 @@ async function world() {
     ...b,
     metadata: { name: 'db-1', namespace: 'default', labels: b.metadata.labels ?? {} },
   });
-  const put = await apiFetch(
-    fn.api,
-    '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/db-1/status',
-    {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        ...object,
-        status: { phase: 'Pending', startTime: '2030-01-01T00:00:50Z', snapshots: [asked[0]] },
-      }),
-    },
-  );
-  if (!put.ok) throw new Error(await put.text());
+  await apiPutStatus(fn.api, '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/db-1', object, {
+    phase: 'Pending',
+    startTime: '2030-01-01T00:00:50Z',
+    snapshots: [asked[0]],
+  });
   const vs = snap('db-1-data-db-0', 'data-db-0');
   const { object: created } = await fn.kube.create('VolumeSnapshot', {
     ...vs,
     metadata: { ...vs.metadata, labels: { ...b.metadata.labels, 'backup.cairn.dev/backup': 'db-1' } },
   });
-  const res = await apiFetch(
+  const updated = await apiPutStatus<KubeObject>(
     fn.api,
-    '/apis/snapshot.storage.k8s.io/v1/namespaces/default/volumesnapshots/db-1-data-db-0/status',
-    {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        ...created,
-        status: { readyToUse: true, restoreSize: '1Gi', creationTime: '2030-01-01T00:00:55Z' },
-      }),
-    },
+    '/apis/snapshot.storage.k8s.io/v1/namespaces/default/volumesnapshots/db-1-data-db-0',
+    created,
+    { readyToUse: true, restoreSize: '1Gi', creationTime: '2030-01-01T00:00:55Z' },
   );
-  if (!res.ok) throw new Error(await res.text());
-  return { fn, updated: (await res.json()) as KubeObject };
+  return { fn, updated };
 }
 
 test('a VolumeSnapshot update event over HTTP completes its Backup and replies backup.completed', async (t) => {
@@ -337,13 +322,17 @@ test("a claim's update event over HTTP completes the snapshot Restore it belongs
     ...c,
     spec: { ...c.spec, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '2Gi' } } },
   });
-  const res = await apiFetch(fn.api, '/api/v1/namespaces/default/persistentvolumeclaims/restored/status', {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ...pvc, status: { phase: 'Bound', capacity: { storage: '2Gi' } } }),
-  });
-  t.true(res.ok);
-  const bound = (await res.json()) as KubeObject;
+  const put = apiPutStatus<KubeObject>(
+    fn.api,
+    '/api/v1/namespaces/default/persistentvolumeclaims/restored',
+    pvc,
+    {
+      phase: 'Bound',
+      capacity: { storage: '2Gi' },
+    },
+  );
+  await t.notThrowsAsync(put);
+  const bound = await put;
   const answer = await fn.post(
     resourceEvent('update', bound as unknown as KubeObjectLike, { source: fn.api.url }),
   );

@@ -3,8 +3,9 @@ import type { Backup } from '../../../shared/api/index.ts';
 import { cairnEvent, functionSource, type KubeObjectLike, resourceEvent } from '../../../shared/events.ts';
 import type { KubeObject } from '../../../shared/kube.ts';
 import { Labels } from '../../../shared/labels.ts';
+import { type Policy, scheduledBackup } from '../../../shared/policy.ts';
 import { backupPolicy } from '../../../test/builders.ts';
-import { apiFetch } from '../../../test/fixtures/api.ts';
+import { apiPutStatus } from '../../../test/fixtures/api.ts';
 import { startFunction } from '../../../test/function-harness.ts';
 import { plan } from '../handle.ts';
 
@@ -12,58 +13,35 @@ test('a backup.completed event over HTTP expires the oldest Backup and starts a 
   const fn = await startFunction('retention-pruner', plan);
   t.teardown(() => fn.stop());
   const p = backupPolicy('volumes', { retentionCount: 1 });
-  const { object: policy } = await fn.kube.create<KubeObject>('BackupPolicy', {
+  const { object: policy } = await fn.kube.create<Policy>('BackupPolicy', {
     ...p,
     metadata: { name: 'volumes', namespace: 'default' },
   });
-  for (const [name, when] of [
-    ['volumes-1', '2030-01-01T00:00:00Z'],
-    ['volumes-2', '2030-01-01T00:05:00Z'],
-  ]) {
-    const { object } = await fn.kube.create<Backup>('Backup', {
-      apiVersion: 'backup.cairn.dev/v1alpha1',
-      kind: 'Backup',
-      metadata: {
-        name: name as string,
-        namespace: 'default',
-        labels: { 'backup.cairn.dev/policy': 'volumes', 'backup.cairn.dev/policy-kind': 'BackupPolicy' },
-        finalizers: ['backup.cairn.dev/artifact'],
-        ownerReferences: [
-          {
-            apiVersion: 'backup.cairn.dev/v1alpha1',
-            kind: 'BackupPolicy',
-            name: 'volumes',
-            uid: policy.metadata.uid ?? '',
-          },
-        ],
-      },
-      spec: { policyRef: { kind: 'BackupPolicy', name: 'volumes' }, scheduledTime: when as string },
-    });
-    await apiFetch(fn.api, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}/status`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        ...object,
-        status: {
-          phase: 'Completed',
-          completionTime: when,
-          key: `web/volumes/${name}.tar.zst`,
-          manifestKey: `web/volumes/${name}.manifest.json`,
-          destination: { type: 'pvc', claimName: 'backup-store', path: 'web' },
-        },
-      }),
+  const runName = (when: string) => scheduledBackup('BackupPolicy', policy, new Date(when)).metadata.name;
+  const older = runName('2030-01-01T00:00:00Z');
+  const newer = runName('2030-01-01T00:05:00Z');
+  for (const when of ['2030-01-01T00:00:00Z', '2030-01-01T00:05:00Z']) {
+    const run = scheduledBackup('BackupPolicy', policy, new Date(when));
+    const name = run.metadata.name;
+    const { object } = await fn.kube.create<Backup>('Backup', run);
+    await apiPutStatus(fn.api, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}`, object, {
+      phase: 'Completed',
+      completionTime: when,
+      key: `web/volumes/${name}.tar.zst`,
+      manifestKey: `web/volumes/${name}.manifest.json`,
+      destination: { type: 'pvc', claimName: 'backup-store', path: 'web' },
     });
   }
   const ev = cairnEvent('dev.cairn.backup.completed', {
-    subject: '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/volumes-2',
+    subject: `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${newer}`,
     source: functionSource('job-watcher'),
-    data: { name: 'volumes-2', namespace: 'default' },
+    data: { name: newer, namespace: 'default' },
   });
   t.is((await fn.post(ev)).status, 204);
-  const old = await fn.kube.get<Backup>('Backup', 'default', 'volumes-1');
+  const old = await fn.kube.get<Backup>('Backup', 'default', older);
   t.truthy(old?.metadata.deletionTimestamp, 'the expired Backup is being deleted');
   t.deepEqual(old?.metadata.finalizers, ['backup.cairn.dev/artifact'], 'held until its artifact is gone');
-  t.falsy((await fn.kube.get<Backup>('Backup', 'default', 'volumes-2'))?.metadata.deletionTimestamp);
+  t.falsy((await fn.kube.get<Backup>('Backup', 'default', newer))?.metadata.deletionTimestamp);
   // The Backup's own update event (deletionTimestamp set) makes the pruner start the delete Job.
   t.is((await fn.post(ev)).status, 204);
   const jobs = await fn.kube.list<KubeObject>('Job', 'default');
@@ -71,63 +49,34 @@ test('a backup.completed event over HTTP expires the oldest Backup and starts a 
   const args: string[] = jobs[0]?.spec.template.spec.containers[0].args;
   t.deepEqual(args.slice(0, 1), ['delete']);
   t.true(
-    args.includes('web/volumes/volumes-1.tar.zst') && args.includes('web/volumes/volumes-1.manifest.json'),
+    args.includes(`web/volumes/${older}.tar.zst`) && args.includes(`web/volumes/${older}.manifest.json`),
   );
-  t.false(args.some((a) => a.includes('volumes-2')));
+  t.false(args.some((a) => a.includes(newer)));
 });
 
 test('a Backup deleted while its Job runs: over HTTP the pruner suspends the Job in the API server and keeps the finalizer', async (t) => {
   const fn = await startFunction('retention-pruner', plan);
   t.teardown(() => fn.stop());
   const p = backupPolicy('volumes');
-  const { object: policy } = await fn.kube.create<KubeObject>('BackupPolicy', {
+  const { object: policy } = await fn.kube.create<Policy>('BackupPolicy', {
     ...p,
     metadata: { name: 'volumes', namespace: 'default' },
   });
-  const labels = {
-    'app.kubernetes.io/managed-by': 'cairn',
-    'backup.cairn.dev/policy': 'volumes',
-    'backup.cairn.dev/policy-kind': 'BackupPolicy',
-    'backup.cairn.dev/backup': 'volumes-1',
-  };
-  const { object: b } = await fn.kube.create<Backup>('Backup', {
-    apiVersion: 'backup.cairn.dev/v1alpha1',
-    kind: 'Backup',
-    metadata: {
-      name: 'volumes-1',
-      namespace: 'default',
-      labels,
-      finalizers: ['backup.cairn.dev/artifact'],
-      ownerReferences: [
-        {
-          apiVersion: 'backup.cairn.dev/v1alpha1',
-          kind: 'BackupPolicy',
-          name: 'volumes',
-          uid: policy.metadata.uid ?? '',
-        },
-      ],
-    },
-    spec: { policyRef: { kind: 'BackupPolicy', name: 'volumes' }, scheduledTime: '2030-01-01T00:00:00Z' },
-  });
-  await apiFetch(fn.api, '/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/volumes-1/status', {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      ...b,
-      status: {
-        phase: 'Running',
-        jobName: 'volumes-1',
-        destination: { type: 'pvc', claimName: 'backup-store' },
-      },
-    }),
+  const run = scheduledBackup('BackupPolicy', policy, new Date('2030-01-01T00:00:00Z'));
+  const name = run.metadata.name;
+  const { object: b } = await fn.kube.create<Backup>('Backup', run);
+  await apiPutStatus(fn.api, `/apis/backup.cairn.dev/v1alpha1/namespaces/default/backups/${name}`, b, {
+    phase: 'Running',
+    jobName: name,
+    destination: { type: 'pvc', claimName: 'backup-store' },
   });
   await fn.kube.create<KubeObject>('Job', {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: 'volumes-1',
+      name,
       namespace: 'default',
-      labels: { ...labels, [Labels.component]: 'backup' },
+      labels: { ...run.metadata.labels, [Labels.component]: 'backup' },
     },
     spec: {
       template: {
@@ -138,16 +87,16 @@ test('a Backup deleted while its Job runs: over HTTP the pruner suspends the Job
       },
     },
   });
-  await fn.kube.delete('Backup', 'default', 'volumes-1');
-  const deleting = await fn.kube.get<Backup>('Backup', 'default', 'volumes-1');
+  await fn.kube.delete('Backup', 'default', name);
+  const deleting = await fn.kube.get<Backup>('Backup', 'default', name);
   t.truthy(deleting?.metadata.deletionTimestamp);
   const ev = resourceEvent('update', deleting as unknown as KubeObjectLike, { source: fn.api.url });
   const res = await fn.post(ev);
   t.is(res.status, 204, res.body);
-  const job = await fn.kube.get<KubeObject>('Job', 'default', 'volumes-1');
+  const job = await fn.kube.get<KubeObject>('Job', 'default', name);
   t.is(job?.spec.suspend, true, 'the run is stopped');
   t.deepEqual(
-    (await fn.kube.get<Backup>('Backup', 'default', 'volumes-1'))?.metadata.finalizers,
+    (await fn.kube.get<Backup>('Backup', 'default', name))?.metadata.finalizers,
     ['backup.cairn.dev/artifact'],
     'and the Backup stays until what it wrote is deleted',
   );

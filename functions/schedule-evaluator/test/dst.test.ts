@@ -60,43 +60,67 @@ function keepsItsWord(t: import('ava').ExecutionContext, r: Run, to: string): vo
   );
 }
 
-test('30 2 * * * in Europe/Berlin: on the spring-forward day 02:30 does not exist and is skipped; next is announced as it is run', (t) => {
-  const to = '2025-04-01T12:00:00Z';
-  const r = minuteByMinute('30 2 * * *', 'Europe/Berlin', '2025-03-28T12:00:00Z', to);
-  t.deepEqual(r.created, ['2025-03-29T01:30:00Z', '2025-03-31T00:30:00Z', '2025-04-01T00:30:00Z']);
-  keepsItsWord(t, r, to);
-});
+const days: {
+  title: string;
+  schedule: string;
+  tz: string;
+  from: string;
+  to: string;
+  expected: string[];
+}[] = [
+  {
+    title:
+      '30 2 * * * in Europe/Berlin: on the spring-forward day 02:30 does not exist and is skipped; next is announced as it is run',
+    schedule: '30 2 * * *',
+    tz: 'Europe/Berlin',
+    from: '2025-03-28T12:00:00Z',
+    to: '2025-04-01T12:00:00Z',
+    expected: ['2025-03-29T01:30:00Z', '2025-03-31T00:30:00Z', '2025-04-01T00:30:00Z'],
+  },
+  {
+    title: '30 2 * * * in America/New_York: spring forward skips the day, as CronJob does',
+    schedule: '30 2 * * *',
+    tz: 'America/New_York',
+    from: '2025-03-07T12:00:00Z',
+    to: '2025-03-10T12:00:00Z',
+    expected: ['2025-03-08T07:30:00Z', '2025-03-10T06:30:00Z'],
+  },
+  {
+    title:
+      '30 1 * * * in America/New_York: on the fall-back day 01:30 happens twice and runs twice, with no false MissedSchedules',
+    schedule: '30 1 * * *',
+    tz: 'America/New_York',
+    from: '2025-11-01T00:00:00Z',
+    to: '2025-11-03T12:00:00Z',
+    expected: [
+      '2025-11-01T05:30:00Z',
+      '2025-11-02T05:30:00Z', // 01:30 EDT
+      '2025-11-02T06:30:00Z', // 01:30 EST
+      '2025-11-03T06:30:00Z',
+    ],
+  },
+  {
+    title: '30 2 * * * in Europe/Berlin: on the fall-back day 02:30 happens twice and runs twice',
+    schedule: '30 2 * * *',
+    tz: 'Europe/Berlin',
+    from: '2025-10-25T00:00:00Z',
+    to: '2025-10-27T12:00:00Z',
+    expected: [
+      '2025-10-25T00:30:00Z',
+      '2025-10-26T00:30:00Z', // 02:30 CEST
+      '2025-10-26T01:30:00Z', // 02:30 CET
+      '2025-10-27T01:30:00Z',
+    ],
+  },
+];
 
-test('30 2 * * * in America/New_York: spring forward skips the day, as CronJob does', (t) => {
-  const to = '2025-03-10T12:00:00Z';
-  const r = minuteByMinute('30 2 * * *', 'America/New_York', '2025-03-07T12:00:00Z', to);
-  t.deepEqual(r.created, ['2025-03-08T07:30:00Z', '2025-03-10T06:30:00Z']);
-  keepsItsWord(t, r, to);
-});
-
-test('30 1 * * * in America/New_York: on the fall-back day 01:30 happens twice and runs twice, with no false MissedSchedules', (t) => {
-  const to = '2025-11-03T12:00:00Z';
-  const r = minuteByMinute('30 1 * * *', 'America/New_York', '2025-11-01T00:00:00Z', to);
-  t.deepEqual(r.created, [
-    '2025-11-01T05:30:00Z',
-    '2025-11-02T05:30:00Z', // 01:30 EDT
-    '2025-11-02T06:30:00Z', // 01:30 EST
-    '2025-11-03T06:30:00Z',
-  ]);
-  keepsItsWord(t, r, to);
-});
-
-test('30 2 * * * in Europe/Berlin: on the fall-back day 02:30 happens twice and runs twice', (t) => {
-  const to = '2025-10-27T12:00:00Z';
-  const r = minuteByMinute('30 2 * * *', 'Europe/Berlin', '2025-10-25T00:00:00Z', to);
-  t.deepEqual(r.created, [
-    '2025-10-25T00:30:00Z',
-    '2025-10-26T00:30:00Z', // 02:30 CEST
-    '2025-10-26T01:30:00Z', // 02:30 CET
-    '2025-10-27T01:30:00Z',
-  ]);
-  keepsItsWord(t, r, to);
-});
+for (const { title, schedule, tz, from, to, expected } of days) {
+  test(title, (t) => {
+    const r = minuteByMinute(schedule, tz, from, to);
+    t.deepEqual(r.created, expected);
+    keepsItsWord(t, r, to);
+  });
+}
 
 test('an hourly schedule in Europe/Berlin across both changes runs once per real hour', (t) => {
   const spring = minuteByMinute('0 * * * *', 'Europe/Berlin', '2025-03-29T22:00:00Z', '2025-03-30T04:00:30Z');
