@@ -294,56 +294,53 @@ export function decideRun(
       reason: `${noun}Started`,
       message: `${noun} execution started`,
     });
-  } else if (o.phase === 'Completed' && o.result) {
-    const r = o.result;
-    const completionTime = kubeTimeOf(r.completionTime);
-    const duration = seconds(o.startTime ?? r.startTime, r.completionTime) ?? r.durationMs / 1000;
-    Object.assign(set, {
-      completionTime,
-      durationSeconds: duration,
-      sha256: r.sha256,
-      reason: null,
-      message: null,
-    });
-    if (kind === 'Backup') {
-      Object.assign(set, {
-        location: r.location,
-        key: r.key,
-        manifestKey: r.manifestKey,
-        sizeBytes: r.sizeBytes,
-        rawBytes: r.rawBytes,
-        // The forms `kubectl get backups` shows (printer columns cannot format a number).
-        size: humanBytes(r.sizeBytes),
-        duration: humanDuration(duration * 1000),
-        compression: r.compression,
-      });
-    } else {
-      set.restoredBytes = r.rawBytes;
-    }
-    const message =
-      kind === 'Backup'
-        ? `Backup completed in ${duration}s: ${humanBytes(r.sizeBytes)} to ${r.location}, sha256 ${r.sha256.slice(0, 12)}…`
-        : `Restore completed in ${duration}s: ${humanBytes(r.rawBytes)} restored and verified`;
-    plan.push({ type: 'event', involved: at, eventType: 'Normal', reason: `${noun}Completed`, message });
-    reply = {
-      type: kind === 'Backup' ? CAIRN_EVENT_TYPES.backupCompleted : CAIRN_EVENT_TYPES.restoreCompleted,
-      subject: at,
-      data: { name: at.name, namespace: at.namespace, ...set },
-    };
   } else if (o.phase === 'Completed') {
-    // A run without a Job (snapshots.ts): no agent result, what the API says instead.
-    const completionTime = o.completionTime ?? kubeTime(now);
-    const duration = seconds(o.startTime, completionTime) ?? 0;
-    Object.assign(set, {
-      completionTime,
-      durationSeconds: duration,
-      ...(o.sizeBytes !== undefined
-        ? { [kind === 'Backup' ? 'sizeBytes' : 'restoredBytes']: o.sizeBytes }
-        : {}),
-      reason: null,
-      message: null,
-    });
-    const message = `${noun} completed in ${duration}s: ${o.message ?? ''}`.slice(0, 1024);
+    let message: string;
+    if (o.result) {
+      const r = o.result;
+      const completionTime = kubeTimeOf(r.completionTime);
+      const duration = seconds(o.startTime ?? r.startTime, r.completionTime) ?? r.durationMs / 1000;
+      Object.assign(set, {
+        completionTime,
+        durationSeconds: duration,
+        sha256: r.sha256,
+        reason: null,
+        message: null,
+      });
+      if (kind === 'Backup') {
+        Object.assign(set, {
+          location: r.location,
+          key: r.key,
+          manifestKey: r.manifestKey,
+          sizeBytes: r.sizeBytes,
+          rawBytes: r.rawBytes,
+          // The forms `kubectl get backups` shows (printer columns cannot format a number).
+          size: humanBytes(r.sizeBytes),
+          duration: humanDuration(duration * 1000),
+          compression: r.compression,
+        });
+      } else {
+        set.restoredBytes = r.rawBytes;
+      }
+      message =
+        kind === 'Backup'
+          ? `Backup completed in ${duration}s: ${humanBytes(r.sizeBytes)} to ${r.location}, sha256 ${r.sha256.slice(0, 12)}…`
+          : `Restore completed in ${duration}s: ${humanBytes(r.rawBytes)} restored and verified`;
+    } else {
+      // A run without a Job (snapshots.ts): no agent result, what the API says instead.
+      const completionTime = o.completionTime ?? kubeTime(now);
+      const duration = seconds(o.startTime, completionTime) ?? 0;
+      Object.assign(set, {
+        completionTime,
+        durationSeconds: duration,
+        ...(o.sizeBytes !== undefined
+          ? { [kind === 'Backup' ? 'sizeBytes' : 'restoredBytes']: o.sizeBytes }
+          : {}),
+        reason: null,
+        message: null,
+      });
+      message = `${noun} completed in ${duration}s: ${o.message ?? ''}`.slice(0, 1024);
+    }
     plan.push({ type: 'event', involved: at, eventType: 'Normal', reason: `${noun}Completed`, message });
     reply = {
       type: kind === 'Backup' ? CAIRN_EVENT_TYPES.backupCompleted : CAIRN_EVENT_TYPES.restoreCompleted,
