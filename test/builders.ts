@@ -1,6 +1,7 @@
 /** Small builders for test objects: defaults that validate, overrides where a test cares. */
 import type { Backup, BackupPolicy, DatabaseBackup, PolicyKind } from '../shared/api/index.ts';
 import { API_VERSION } from '../shared/api/index.ts';
+import type { KubeObject } from '../shared/kube.ts';
 import { Labels } from '../shared/labels.ts';
 import { policyLabels } from '../shared/policy.ts';
 
@@ -79,4 +80,10 @@ export function backup(
     spec: { policyRef: policy, deletionPolicy: 'Delete', ...spec },
     status,
   };
+}
+
+/** A built object as a client would send it to be created: without what the API server assigns. */
+export function forCreate<T extends KubeObject>(o: T): T {
+  const { uid: _u, creationTimestamp: _c, generation: _g, ...metadata } = o.metadata;
+  return { ...o, metadata } as T;
 }

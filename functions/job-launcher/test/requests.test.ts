@@ -6,16 +6,10 @@
 import test from 'ava';
 import type { Backup } from '../../../shared/api/index.ts';
 import { type KubeObjectLike, resourceEvent } from '../../../shared/events.ts';
-import type { KubeObject } from '../../../shared/kube.ts';
 import { type Policy, scheduledBackup } from '../../../shared/policy.ts';
-import { backup, backupPolicy } from '../../../test/builders.ts';
+import { backup, backupPolicy, forCreate } from '../../../test/builders.ts';
 import { startCountedApi } from '../../../test/fixtures/counted-api.ts';
 import { NAME, plan } from '../handle.ts';
-
-const fresh = <T extends KubeObject>(o: T): T => {
-  const { uid: _u, creationTimestamp: _c, generation: _g, ...metadata } = o.metadata;
-  return { ...o, metadata } as T;
-};
 
 test('a new Backup: one read of it, one status write from that read, an Event; its status write coming back costs nothing', async (t) => {
   const api = await startCountedApi();
@@ -23,7 +17,7 @@ test('a new Backup: one read of it, one status write from that read, an Event; i
   const post = await api.serve(NAME, plan);
   // Its destination claim does not exist: the run fails at once, as in the bench's tick.
   // As the tick creates it (owned, finalized: nothing to adopt).
-  const { object: policy } = await api.direct.create<Policy>('BackupPolicy', fresh(backupPolicy('vol')));
+  const { object: policy } = await api.direct.create<Policy>('BackupPolicy', forCreate(backupPolicy('vol')));
   const { object } = await api.direct.create(
     'Backup',
     scheduledBackup('BackupPolicy', policy, new Date('2030-01-01T00:00:00Z')),
@@ -53,10 +47,10 @@ test('an update of a Backup that still needs its Job is read and launched, as an
   const api = await startCountedApi();
   t.teardown(() => api.stop());
   const post = await api.serve(NAME, plan);
-  await api.direct.create('BackupPolicy', fresh(backupPolicy('vol')));
+  await api.direct.create('BackupPolicy', forCreate(backupPolicy('vol')));
   const { object } = await api.direct.create(
     'Backup',
-    fresh(backup('vol-203001010000', { kind: 'BackupPolicy', name: 'vol' })),
+    forCreate(backup('vol-203001010000', { kind: 'BackupPolicy', name: 'vol' })),
   );
   api.reset();
   t.is(
@@ -71,11 +65,11 @@ test('a Backup made by hand: adopted by a patch guarded by the resourceVersion r
   const api = await startCountedApi();
   t.teardown(() => api.stop());
   const post = await api.serve(NAME, plan);
-  await api.direct.create('BackupPolicy', fresh(backupPolicy('vol')));
+  await api.direct.create('BackupPolicy', forCreate(backupPolicy('vol')));
   // No owner, no finalizer: what kubectl apply of seed 003's manual Backup gives.
   const { object } = await api.direct.create(
     'Backup',
-    fresh(backup('vol-by-hand', { kind: 'BackupPolicy', name: 'vol' })),
+    forCreate(backup('vol-by-hand', { kind: 'BackupPolicy', name: 'vol' })),
   );
   api.reset();
   t.is(await post(resourceEvent('add', object as unknown as KubeObjectLike, { source: api.api.url })), 204);

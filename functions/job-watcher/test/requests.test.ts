@@ -6,23 +6,20 @@
 import test from 'ava';
 import type { Backup, DatabaseBackup } from '../../../shared/api/index.ts';
 import { pingEvent } from '../../../shared/events.ts';
-import type { KubeObject } from '../../../shared/kube.ts';
-import { backup, databaseBackup } from '../../../test/builders.ts';
+import { backup, databaseBackup, forCreate } from '../../../test/builders.ts';
 import { startCountedApi } from '../../../test/fixtures/counted-api.ts';
 import { NAME, plan } from '../handle.ts';
-
-const fresh = <T extends KubeObject>(o: T): T => {
-  const { uid: _u, creationTimestamp: _c, generation: _g, ...metadata } = o.metadata;
-  return { ...o, metadata } as T;
-};
 
 test('the tick derives a policy’s status from its Backups with one PUT from the listed policy, no GET', async (t) => {
   const api = await startCountedApi();
   t.teardown(() => api.stop());
   const post = await api.serve(NAME, plan);
-  await api.direct.create('DatabaseBackup', fresh(databaseBackup('pg')));
+  await api.direct.create('DatabaseBackup', forCreate(databaseBackup('pg')));
   // A run that failed without a Job (job-launcher refused it): the policy does not know yet.
-  await api.direct.create('Backup', fresh(backup('pg-203001010000', { kind: 'DatabaseBackup', name: 'pg' })));
+  await api.direct.create(
+    'Backup',
+    forCreate(backup('pg-203001010000', { kind: 'DatabaseBackup', name: 'pg' })),
+  );
   await api.direct.updateStatus<Backup>('Backup', 'default', 'pg-203001010000', () => ({
     phase: 'Failed',
     reason: 'ClaimNotFound',

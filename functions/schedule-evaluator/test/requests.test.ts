@@ -7,16 +7,11 @@
 import test from 'ava';
 import type { Backup, BackupPolicy, DatabaseBackup } from '../../../shared/api/index.ts';
 import { type KubeObjectLike, pingEvent, resourceEvent } from '../../../shared/events.ts';
-import type { KubeObject } from '../../../shared/kube.ts';
-import { backupPolicy, databaseBackup } from '../../../test/builders.ts';
+import { backupPolicy, databaseBackup, forCreate } from '../../../test/builders.ts';
 import { type CountedApi, startCountedApi } from '../../../test/fixtures/counted-api.ts';
 import { scriptedPlan } from '../../../test/reliability/fault-proxy.ts';
 import { NAME, plan } from '../handle.ts';
 
-const fresh = <T extends KubeObject>(o: T): T => {
-  const { uid: _u, creationTimestamp: _c, generation: _g, ...metadata } = o.metadata;
-  return { ...o, metadata } as T;
-};
 const tick = () => pingEvent({ namespace: 'cairn-system', name: 'cairn-tick', data: {} });
 
 /**
@@ -31,8 +26,8 @@ async function fivePolicies(api: CountedApi) {
     ['c', '*/5 * * * *'],
     ['d', '0 4 * * *'],
   ] as const)
-    await api.direct.create('DatabaseBackup', fresh(databaseBackup(name, { schedule })));
-  await api.direct.create('BackupPolicy', fresh(backupPolicy('e', { schedule: '0 5 * * *' })));
+    await api.direct.create('DatabaseBackup', forCreate(databaseBackup(name, { schedule })));
+  await api.direct.create('BackupPolicy', forCreate(backupPolicy('e', { schedule: '0 5 * * *' })));
   // The claim e's backups go to: a policy whose claim is missing is looked at again each time.
   await api.direct.create('PersistentVolumeClaim', {
     apiVersion: 'v1',
