@@ -4,8 +4,7 @@
  * `undefined` for 404.
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { kubeTime } from '../../shared/clock.ts';
-import { mergePatch, orUndefined } from '../client-node.ts';
+import { type Involved, mergePatch, orUndefined, plain, recordEvent } from '../client-node.ts';
 
 export const GROUP = 'snapshot.storage.k8s.io';
 export const VERSION = 'v1';
@@ -147,12 +146,12 @@ export class SnapshotApi {
 
   async claim(namespace: string, name: string): Promise<Json | undefined> {
     const c = await orUndefined(this.#core.readNamespacedPersistentVolumeClaim({ namespace, name }));
-    return c ? (JSON.parse(JSON.stringify(c)) as Json) : undefined;
+    return c ? plain<Json>(c) : undefined;
   }
 
   async claims(namespace: string): Promise<Json[]> {
     const list = await this.#core.listNamespacedPersistentVolumeClaim({ namespace });
-    return JSON.parse(JSON.stringify(list.items)) as Json[];
+    return plain<Json[]>(list.items);
   }
 
   async patchClaimStatus(namespace: string, name: string, status: Json): Promise<void> {
@@ -166,31 +165,22 @@ export class SnapshotApi {
 
   /** A core/v1 Event, as the snapshot controller and provisioner record them; failures are ignored. */
   async event(
-    involved: { kind: string; apiVersion: string; namespace: string; name: string; uid?: string },
+    involved: Involved,
     type: 'Normal' | 'Warning',
     reason: string,
     message: string,
     at: Date,
   ): Promise<void> {
-    const time = kubeTime(at);
     const suffix = `${at.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
-    await this.#core
-      .createNamespacedEvent({
-        namespace: involved.namespace,
-        body: {
-          metadata: { name: `${involved.name}.${suffix}`, namespace: involved.namespace },
-          involvedObject: involved,
-          type,
-          reason,
-          message,
-          source: { component: 'snapshot-controller' },
-          reportingComponent: 'snapshot-controller',
-          reportingInstance: 'cairn-local',
-          firstTimestamp: time as unknown as Date,
-          lastTimestamp: time as unknown as Date,
-          count: 1,
-        },
-      })
-      .catch(() => {});
+    await recordEvent(
+      this.#core,
+      `${involved.name}.${suffix}`,
+      involved,
+      type,
+      reason,
+      message,
+      'snapshot-controller',
+      at,
+    );
   }
 }
