@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { type Clock, kubeTime, systemClock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/log.ts';
 import { parseQuantity } from '../../shared/quantity.ts';
+import { KeyedQueue } from '../broker/queue.ts';
 import { type KubeObject, type KubeTarget, toKubeConfig, type WatchLoop, watchLoop } from '../events/kube.ts';
 import { API_VERSION, type Json, SnapshotApi, type SnapshotJson } from './api.ts';
 
@@ -66,10 +67,10 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
   const copyDir = (content: string) => join(opts.stateDir, 'snapshots', content);
 
   // One queue: the local controller handles one object at a time, in the order it saw them.
-  let queue: Promise<void> = Promise.resolve();
+  const queue = new KeyedQueue(1);
   const enqueue = (what: string, fn: () => Promise<void>) => {
-    queue = queue
-      .then(fn)
+    queue
+      .run('snapshots', fn)
       .catch((e: unknown) => log.warn('snapshot controller: failed', { what, error: String(e) }));
   };
 
@@ -382,16 +383,10 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
   ];
   return {
     ready: Promise.all(watches.map((w) => w.ready)).then(() => {}),
-    async idle() {
-      let seen: Promise<void>;
-      do {
-        seen = queue;
-        await seen;
-      } while (seen !== queue);
-    },
+    idle: () => queue.idle(),
     async close() {
       for (const w of watches) w.stop();
-      await queue;
+      await queue.idle();
     },
   };
 }
