@@ -4,11 +4,10 @@
  * `undefined` for 404.
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { SNAPSHOT_GROUP } from '../../shared/snapshots.ts';
 import { type Involved, mergePatch, orUndefined, plain, recordEvent } from '../client-node.ts';
 
-export const GROUP = 'snapshot.storage.k8s.io';
 export const VERSION = 'v1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
 
 export type Json = Record<string, unknown>;
 
@@ -45,7 +44,7 @@ export class SnapshotApi {
   async snapshot(namespace: string, name: string): Promise<SnapshotJson | undefined> {
     return (await orUndefined(
       this.#custom.getNamespacedCustomObject({
-        group: GROUP,
+        group: SNAPSHOT_GROUP,
         version: VERSION,
         namespace,
         plural: 'volumesnapshots',
@@ -56,7 +55,7 @@ export class SnapshotApi {
 
   async snapshots(namespace: string): Promise<SnapshotJson[]> {
     const list = (await this.#custom.listNamespacedCustomObject({
-      group: GROUP,
+      group: SNAPSHOT_GROUP,
       version: VERSION,
       namespace,
       plural: 'volumesnapshots',
@@ -67,7 +66,7 @@ export class SnapshotApi {
   async patchSnapshot(namespace: string, name: string, body: Json): Promise<void> {
     await orUndefined(
       this.#custom.patchNamespacedCustomObject(
-        { group: GROUP, version: VERSION, namespace, plural: 'volumesnapshots', name, body },
+        { group: SNAPSHOT_GROUP, version: VERSION, namespace, plural: 'volumesnapshots', name, body },
         mergePatch,
       ),
     );
@@ -76,7 +75,14 @@ export class SnapshotApi {
   async patchSnapshotStatus(namespace: string, name: string, status: Json): Promise<void> {
     await orUndefined(
       this.#custom.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, namespace, plural: 'volumesnapshots', name, body: { status } },
+        {
+          group: SNAPSHOT_GROUP,
+          version: VERSION,
+          namespace,
+          plural: 'volumesnapshots',
+          name,
+          body: { status },
+        },
         mergePatch,
       ),
     );
@@ -84,13 +90,13 @@ export class SnapshotApi {
 
   async cluster(plural: 'volumesnapshotclasses' | 'volumesnapshotcontents', name: string) {
     return (await orUndefined(
-      this.#custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural, name }),
+      this.#custom.getClusterCustomObject({ group: SNAPSHOT_GROUP, version: VERSION, plural, name }),
     )) as SnapshotJson | undefined;
   }
 
   async classes(): Promise<SnapshotJson[]> {
     const list = (await this.#custom.listClusterCustomObject({
-      group: GROUP,
+      group: SNAPSHOT_GROUP,
       version: VERSION,
       plural: 'volumesnapshotclasses',
     })) as { items: SnapshotJson[] };
@@ -99,7 +105,7 @@ export class SnapshotApi {
 
   async createClass(body: SnapshotJson): Promise<void> {
     await this.#custom.createClusterCustomObject({
-      group: GROUP,
+      group: SNAPSHOT_GROUP,
       version: VERSION,
       plural: 'volumesnapshotclasses',
       body,
@@ -110,7 +116,7 @@ export class SnapshotApi {
   async createContent(body: SnapshotJson): Promise<SnapshotJson> {
     try {
       return (await this.#custom.createClusterCustomObject({
-        group: GROUP,
+        group: SNAPSHOT_GROUP,
         version: VERSION,
         plural: 'volumesnapshotcontents',
         body,
@@ -127,7 +133,7 @@ export class SnapshotApi {
   async patchContentStatus(name: string, status: Json): Promise<void> {
     await orUndefined(
       this.#custom.patchClusterCustomObjectStatus(
-        { group: GROUP, version: VERSION, plural: 'volumesnapshotcontents', name, body: { status } },
+        { group: SNAPSHOT_GROUP, version: VERSION, plural: 'volumesnapshotcontents', name, body: { status } },
         mergePatch,
       ),
     );
@@ -136,7 +142,7 @@ export class SnapshotApi {
   async deleteContent(name: string): Promise<void> {
     await orUndefined(
       this.#custom.deleteClusterCustomObject({
-        group: GROUP,
+        group: SNAPSHOT_GROUP,
         version: VERSION,
         plural: 'volumesnapshotcontents',
         name,

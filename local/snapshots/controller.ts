@@ -28,9 +28,10 @@ import { join } from 'node:path';
 import { type Clock, kubeTime, systemClock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/log.ts';
 import { parseQuantity } from '../../shared/quantity.ts';
+import { SNAPSHOT_API_VERSION, SNAPSHOT_GROUP } from '../../shared/snapshots.ts';
 import { KeyedQueue } from '../broker/queue.ts';
 import { type KubeObject, type KubeTarget, toKubeConfig, type WatchLoop, watchLoop } from '../events/kube.ts';
-import { API_VERSION, type Json, SnapshotApi, type SnapshotJson } from './api.ts';
+import { type Json, SnapshotApi, type SnapshotJson } from './api.ts';
 
 export const LOCAL_DRIVER = 'local.cairn.dev';
 /** A VolumeSnapshotClass parameter: every snapshot of the class fails with this message. */
@@ -115,7 +116,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     await api.event(
       {
         kind: 'VolumeSnapshot',
-        apiVersion: API_VERSION,
+        apiVersion: SNAPSHOT_API_VERSION,
         namespace: ns,
         name: vs.metadata.name,
         uid: vs.metadata.uid,
@@ -154,7 +155,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
       '0';
     const now = clock.now();
     await api.createContent({
-      apiVersion: API_VERSION,
+      apiVersion: SNAPSHOT_API_VERSION,
       kind: 'VolumeSnapshotContent',
       metadata: { name: contentName },
       spec: {
@@ -164,7 +165,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
         sourceVolumeMode: (rec(claim.spec).volumeMode as string | undefined) ?? 'Filesystem',
         volumeSnapshotClassName: cls.metadata.name,
         volumeSnapshotRef: {
-          apiVersion: API_VERSION,
+          apiVersion: SNAPSHOT_API_VERSION,
           kind: 'VolumeSnapshot',
           name: vs.metadata.name,
           namespace: ns,
@@ -197,7 +198,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     await api.event(
       {
         kind: 'VolumeSnapshot',
-        apiVersion: API_VERSION,
+        apiVersion: SNAPSHOT_API_VERSION,
         namespace: ns,
         name: vs.metadata.name,
         uid: vs.metadata.uid,
@@ -275,7 +276,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     const ns = (meta.namespace as string | undefined) ?? 'default';
     const name = meta.name as string;
     const ds = rec(spec.dataSourceRef ?? spec.dataSource);
-    if (ds.kind !== 'VolumeSnapshot' || ds.apiGroup !== 'snapshot.storage.k8s.io') return;
+    if (ds.kind !== 'VolumeSnapshot' || ds.apiGroup !== SNAPSHOT_GROUP) return;
     if (meta.deletionTimestamp || rec(claim.status).phase === 'Bound') return;
     const involved = {
       kind: 'PersistentVolumeClaim',
@@ -327,7 +328,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
   if ((await api.classes()).length === 0) {
     await api
       .createClass({
-        apiVersion: API_VERSION,
+        apiVersion: SNAPSHOT_API_VERSION,
         kind: 'VolumeSnapshotClass',
         metadata: { name: 'local', annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' } },
         driver: LOCAL_DRIVER,
@@ -355,7 +356,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     watchLoop({
       kc,
       resource: {
-        apiVersion: API_VERSION,
+        apiVersion: SNAPSHOT_API_VERSION,
         kind: 'VolumeSnapshot',
         plural: 'volumesnapshots',
         namespaced: true,
