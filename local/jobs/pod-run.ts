@@ -11,7 +11,7 @@
  */
 import { appendFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock } from '../../shared/clock.ts';
+import { type Clock, kubeTime } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { PodJson, RunnerApi } from './api.ts';
 import { type ImageRule, pullError, resolveCommand } from './images.ts';
@@ -28,7 +28,6 @@ import { type RunningProcess, startProcess, type Terminated } from './process.ts
 import {
   type ContainerState,
   finishedPodStatus,
-  kubeTime,
   pendingPodStatus,
   runningPodStatus,
   unschedulablePodStatus,
