@@ -24,11 +24,11 @@ const rec = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** Seed 001 re-ran a backup each time its reconcile requeued: every 5 minutes. */
-export const SEED_001_SCHEDULE = '*/5 * * * *';
+const SEED_001_SCHEDULE = '*/5 * * * *';
 /** Seed 002's kubebuilder default for retentionCount. */
-export const SEED_002_RETENTION_COUNT = 7;
+const SEED_002_RETENTION_COUNT = 7;
 /** Seed 002 wrote every archive to this claim, mounted at /backup. */
-export const SEED_002_CLAIM = 'backup-storage';
+const SEED_002_CLAIM = 'backup-storage';
 
 export interface SeedKind {
   /** Which seed system, for the header note. */

@@ -92,7 +92,7 @@ function secretPlaceholders(obj: Json): Note[] {
   return notes;
 }
 
-export async function convertDocument(
+async function convertDocument(
   value: unknown,
   text: string,
   at: string,

@@ -36,7 +36,7 @@ import {
 export type StopReason = 'deleted' | 'deadline' | 'jobFinished' | 'suspended' | 'shutdown' | 'evicted';
 
 /** kubelet's message for a node-pressure eviction (pkg/kubelet/eviction/helpers.go, nodeLowMessageFmt). */
-export const EVICTION_MESSAGE = 'The node was low on resource: memory. ';
+const EVICTION_MESSAGE = 'The node was low on resource: memory. ';
 
 export interface PodRunOptions {
   api: RunnerApi;

@@ -33,11 +33,11 @@ import { KeyedQueue } from '../broker/queue.ts';
 import { type KubeObject, type KubeTarget, toKubeConfig, type WatchLoop, watchLoop } from '../events/kube.ts';
 import { type Json, SnapshotApi, type SnapshotJson } from './api.ts';
 
-export const LOCAL_DRIVER = 'local.cairn.dev';
+const LOCAL_DRIVER = 'local.cairn.dev';
 /** A VolumeSnapshotClass parameter: every snapshot of the class fails with this message. */
 export const FAIL_PARAMETER = 'local.cairn.dev/fail';
-export const DEFAULT_CLASS_ANNOTATION = 'snapshot.storage.kubernetes.io/is-default-class';
-export const BOUND_FINALIZER = 'snapshot.storage.kubernetes.io/volumesnapshot-bound-protection';
+const DEFAULT_CLASS_ANNOTATION = 'snapshot.storage.kubernetes.io/is-default-class';
+const BOUND_FINALIZER = 'snapshot.storage.kubernetes.io/volumesnapshot-bound-protection';
 
 export interface SnapshotControllerOptions {
   kube: KubeTarget;
