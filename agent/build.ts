@@ -9,6 +9,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { REQUIRE_BANNER } from '../scripts/esbuild-node.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 export const AGENT_BUNDLE = path.join(root, 'agent', 'dist', 'main.js');
@@ -29,9 +30,7 @@ export async function buildAgent(): Promise<number> {
     minify: true,
     sourcemap: 'linked',
     // Bundled CommonJS dependencies call require(); give the ESM bundle one.
-    banner: {
-      js: "import { createRequire as __cairnRequire } from 'node:module'; const require = __cairnRequire(import.meta.url);",
-    },
+    banner: { js: REQUIRE_BANNER },
     logLevel: 'warning',
   });
   return (await stat(AGENT_BUNDLE)).size;

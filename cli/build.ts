@@ -14,7 +14,6 @@ import { builtinsWithoutFacades, REQUIRE_BANNER } from '../scripts/esbuild-node.
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 export const CLI_DIST = path.join(root, 'cli', 'dist');
-export const CLI_BUNDLE = path.join(CLI_DIST, 'cairn.mjs');
 
 /** Besides its inputs, what makes the bundle stale: the build itself and an npm install. */
 const BUILD_INPUTS = ['cli/build.ts', 'scripts/esbuild-node.ts', 'node_modules/.package-lock.json'];

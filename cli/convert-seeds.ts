@@ -5,7 +5,7 @@
  */
 import { API_VERSION } from '../shared/api/index.ts';
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 /** A note on the output: `path` (into the object) puts it beside that field, else in the header. */
 export interface Note {
@@ -20,15 +20,16 @@ export interface Mapped {
   todo: string[];
 }
 
-const rec = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
+/** `v` if it is a JSON object, else an empty one. */
+export const rec = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** Seed 001 re-ran a backup each time its reconcile requeued: every 5 minutes. */
-export const SEED_001_SCHEDULE = '*/5 * * * *';
+const SEED_001_SCHEDULE = '*/5 * * * *';
 /** Seed 002's kubebuilder default for retentionCount. */
-export const SEED_002_RETENTION_COUNT = 7;
+const SEED_002_RETENTION_COUNT = 7;
 /** Seed 002 wrote every archive to this claim, mounted at /backup. */
-export const SEED_002_CLAIM = 'backup-storage';
+const SEED_002_CLAIM = 'backup-storage';
 
 export interface SeedKind {
   /** Which seed system, for the header note. */
@@ -37,7 +38,9 @@ export interface SeedKind {
   map(src: Json, opts: { schedule?: string | undefined; namespace?: string | undefined }): Mapped;
 }
 
-const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '');
+/** The API group of an apiVersion: '' for the core group (`v1`). */
+export const groupOf = (apiVersion: string) =>
+  apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '';
 const foreign = (apiVersion: string) =>
   groupOf(apiVersion) !== 'backup.cairn.dev' && groupOf(apiVersion).includes('.');
 

@@ -8,9 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { Document, isScalar, parseAllDocuments } from 'yaml';
 import { fieldErrors } from '../local/apiserver/admission.ts';
 import { type Command, EXIT, type Io, OperationFailed, str, UsageError } from './command.ts';
-import { type Mapped, type Note, SEED_KINDS } from './convert-seeds.ts';
-
-type Json = Record<string, unknown>;
+import { groupOf, type Json, type Mapped, type Note, rec, SEED_KINDS } from './convert-seeds.ts';
 
 const CAIRN_KINDS = ['DatabaseBackup', 'BackupPolicy', 'Backup', 'Restore'];
 
@@ -20,8 +18,6 @@ type Outcome =
   | { type: 'unchanged'; obj: Json; notes: Note[]; from: string }
   | { type: 'refused'; from: string; reason: string; text: string };
 
-const rec = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
-
 function describeDoc(obj: Json, at: string): string {
   const m = rec(obj.metadata);
   const name = m.name ? ` ${m.namespace ? `${String(m.namespace)}/` : ''}${String(m.name)}` : '';
@@ -30,7 +26,7 @@ function describeDoc(obj: Json, at: string): string {
 
 /** Kubernetes' own groups (core, apps, batch, *.k8s.io): applied as they are. */
 function isKubernetesKind(apiVersion: string): boolean {
-  const group = apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '';
+  const group = groupOf(apiVersion);
   return group === '' || !group.includes('.') || group.endsWith('.k8s.io');
 }
 
@@ -92,7 +88,7 @@ function secretPlaceholders(obj: Json): Note[] {
   return notes;
 }
 
-export async function convertDocument(
+async function convertDocument(
   value: unknown,
   text: string,
   at: string,

@@ -1,7 +1,7 @@
 /**
  * What every esbuild bundle of Cairn that runs under plain node shares (functions/build.ts,
- * cli/build.ts): a `require` for the bundled CommonJS dependencies, and Node's built-in modules
- * taken without an ESM facade.
+ * cli/build.ts; agent/build.ts takes the banner): a `require` for the bundled CommonJS
+ * dependencies, and Node's built-in modules taken without an ESM facade.
  */
 import { builtinModules } from 'node:module';
 import type { Plugin } from 'esbuild';

@@ -4,13 +4,13 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { type Clock, systemClock } from '../../shared/clock.ts';
+import { type Clock, kubeTime, systemClock } from '../../shared/clock.ts';
 import { type Logger, silentLogger } from '../../shared/log.ts';
 import { jobs } from './builtins/batch.ts';
 import { coreTypes } from './builtins/core.ts';
 import { customresourcedefinitions, resourcesOfCrd } from './builtins/crds.ts';
 import { eventsV1 } from './builtins/events.ts';
-import { ObjectService, timestamp } from './objects.ts';
+import { ObjectService } from './objects.ts';
 import { Registry } from './registry.ts';
 import { keyOf, Store } from './store.ts';
 import type { KubeObject } from './types.ts';
@@ -59,7 +59,7 @@ export async function ensureNamespaces(store: Store, clock: Clock): Promise<void
         name,
         uid: randomUUID(),
         resourceVersion: String(rv),
-        creationTimestamp: timestamp(clock.now()),
+        creationTimestamp: kubeTime(clock.now()),
         labels: { 'kubernetes.io/metadata.name': name },
       },
       spec: { finalizers: ['kubernetes'] },

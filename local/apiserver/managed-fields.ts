@@ -19,9 +19,9 @@
  * Approximations: one field set per entry whatever its apiVersion (every resource here has one
  * version); no "before-first-apply" or "ancient-changes" entries; unions are not normalised.
  */
+import { kubeTime } from '../../shared/clock.ts';
 import { StatusError } from './errors.ts';
 import type { PatchMeta } from './patch.ts';
-import { timestamp } from './times.ts';
 import type { Json, KubeObject } from './types.ts';
 import { isObject } from './types.ts';
 
@@ -470,13 +470,13 @@ export function nextManagers(
   const base = { manager: by.manager, operation: by.operation, apiVersion: by.apiVersion };
   const sub = by.subresource ? { subresource: by.subresource } : {};
   if (by.operation === 'Apply') {
-    out.set(self, { ...base, ...sub, set: by.applied ?? new Set(), time: timestamp(now) });
+    out.set(self, { ...base, ...sub, set: by.applied ?? new Set(), time: kubeTime(now) });
   } else {
     const took = changed;
     if (prev) shrink(prev, c.removed);
     const kept = prev?.set ?? new Set<string>();
     if (took.size > 0)
-      out.set(self, { ...base, ...sub, set: new Set([...kept, ...took]), time: timestamp(now) });
+      out.set(self, { ...base, ...sub, set: new Set([...kept, ...took]), time: kubeTime(now) });
   }
   for (const [k, m] of out) if (m.set.size === 0) out.delete(k);
   return out;

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../shared/clock.ts';
+import { kubeTime } from '../../shared/clock.ts';
 import { type FieldError, fieldErr, StatusError, statusErr } from './errors.ts';
 import {
   appliedFields,
@@ -32,7 +33,7 @@ import { pruneAndDefault } from './schema/structural.ts';
 import { validateSchema } from './schema/validate.ts';
 import { type FieldRequirement, type LabelSelector, matchFields, matchLabels } from './selectors.ts';
 import { keyOf, type Store, type Stored } from './store.ts';
-import { normalizeTimes, timestamp } from './times.ts';
+import { normalizeTimes } from './times.ts';
 import type { KubeObject, ObjectMeta, PropagationPolicy, ResourceType, Schema } from './types.ts';
 import { apiVersionOf, isObject } from './types.ts';
 
@@ -100,8 +101,6 @@ export const finalizers = {
   foreground: 'foregroundDeletion',
   crdCleanup: 'customresourcecleanup.apiextensions.k8s.io',
 };
-
-export { timestamp };
 
 function withoutMetaAndStatus(o: KubeObject, dropStatus: boolean): Record<string, unknown> {
   const { metadata: _m, ...rest } = o;
@@ -425,7 +424,7 @@ export class ObjectService {
     const warnings = this.#prune(rt, obj, opts.fieldValidation);
     const now = this.#now();
     m.uid = randomUUID();
-    m.creationTimestamp = timestamp(now);
+    m.creationTimestamp = kubeTime(now);
     delete m.deletionTimestamp;
     delete m.deletionGracePeriodSeconds;
     if (rt.generation) m.generation = 1;
@@ -765,7 +764,7 @@ export class ObjectService {
     if (already && sameJson(finalList, m.finalizers ?? [])) return { obj, deleted: false };
     m.finalizers = finalList;
     if (!already) {
-      m.deletionTimestamp = timestamp(this.#now());
+      m.deletionTimestamp = kubeTime(this.#now());
       m.deletionGracePeriodSeconds = 0;
       if (rt.storage === '/namespaces' && isObject(obj.status)) obj.status.phase = 'Terminating';
     }

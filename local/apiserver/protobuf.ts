@@ -6,8 +6,8 @@
  * descriptors; the field numbers below are those of k8s.io/api's generated.proto files.
  */
 
+import { kubeTime } from '../../shared/clock.ts';
 import { statusErr } from './errors.ts';
-import { timestamp } from './times.ts';
 
 type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | Descriptor | { map: 'string' | 'bytes' };
 interface Field {
@@ -141,7 +141,7 @@ function decodeValue(r: Reader, wire: number, t: FieldType): unknown {
   if (t === 'bytes') return raw.toString('base64');
   if (t === 'time') {
     const m = decodeMessage(raw, { 1: { name: 'seconds', type: 'int' }, 2: { name: 'nanos', type: 'int' } });
-    return timestamp(new Date(Number(m.seconds ?? 0) * 1000));
+    return kubeTime(new Date(Number(m.seconds ?? 0) * 1000));
   }
   if ('map' in t) {
     const e = decodeMessage(raw, { 1: { name: 'k', type: 'string' }, 2: { name: 'v', type: t.map } });

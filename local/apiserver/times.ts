@@ -7,9 +7,6 @@
  */
 import { kubeTime } from '../../shared/clock.ts';
 
-/** metav1.Time: UTC, whole seconds (the fraction is cut, not rounded, as Format drops it). */
-export const timestamp = (d: Date): string => kubeTime(d);
-
 /** metav1.MicroTime: UTC, six digits (JavaScript dates hold milliseconds). */
 export function microTimestamp(d: Date): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
@@ -39,11 +36,11 @@ function reformat(v: unknown, micro: boolean): unknown {
   if (typeof v !== 'string' || v === '') return v;
   const d = new Date(v);
   if (Number.isNaN(d.getTime()) || !/^\d{4}-\d\d-\d\dT/.test(v)) return v;
-  if (!micro) return timestamp(d);
+  if (!micro) return kubeTime(d);
   // A Date holds milliseconds; the digits after them come from the text (an offset moves whole
   // minutes, never the fraction).
   const fraction = /T\d\d:\d\d:\d\d\.(\d+)/.exec(v)?.[1] ?? '';
-  return `${timestamp(d).slice(0, -1)}.${fraction.padEnd(6, '0').slice(0, 6)}Z`;
+  return `${kubeTime(d).slice(0, -1)}.${fraction.padEnd(6, '0').slice(0, 6)}Z`;
 }
 
 /** Rewrites, in place, every metav1.Time and MicroTime of a built-in object into the server's form. */

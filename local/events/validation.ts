@@ -15,9 +15,9 @@ import type { ApiServerSourceSpec, Manifest } from './knative.ts';
 /** Knative's `config-features` (knative-eventing namespace): flag name → enabled|disabled|allowed. */
 export type Features = Record<string, string>;
 
-export const NEW_APISERVER_FILTERS = 'new-apiserversource-filters';
+const NEW_APISERVER_FILTERS = 'new-apiserversource-filters';
 
-export function featureEnabled(features: Features, flag: string): boolean {
+function featureEnabled(features: Features, flag: string): boolean {
   return features[flag] === 'enabled';
 }
 
@@ -29,7 +29,7 @@ export function featuresIn(manifests: Manifest[]): Features {
 }
 
 /** ApiServerSourceSpec.SetDefaults. */
-export function withApiServerSourceDefaults(spec: ApiServerSourceSpec): ApiServerSourceSpec {
+function withApiServerSourceDefaults(spec: ApiServerSourceSpec): ApiServerSourceSpec {
   return {
     ...spec,
     mode: spec.mode || 'Reference',

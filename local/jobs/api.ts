@@ -3,7 +3,7 @@
  * clients turn timestamps into Dates; the runner works on the wire form) and `undefined` for 404.
  */
 import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { mergePatch, orUndefined } from '../client-node.ts';
+import { type Involved, mergePatch, orUndefined, plain, recordEvent } from '../client-node.ts';
 import type { Lookup } from './podenv.ts';
 
 export type Json = Record<string, unknown>;
@@ -72,7 +72,6 @@ export interface JobStatus {
   [k: string]: unknown;
 }
 
-const plain = <T>(v: unknown): T => JSON.parse(JSON.stringify(v)) as T;
 export class RunnerApi implements Lookup {
   readonly #core: CoreV1Api;
   readonly #batch: BatchV1Api;
@@ -158,7 +157,7 @@ export class RunnerApi implements Lookup {
 
   /** A core/v1 Event about an object, as the controllers record them; failures are ignored. */
   async event(
-    involved: { kind: string; apiVersion: string; namespace: string; name: string; uid: string },
+    involved: Involved & { uid: string },
     type: 'Normal' | 'Warning',
     reason: string,
     message: string,
@@ -166,23 +165,6 @@ export class RunnerApi implements Lookup {
     at: Date,
   ): Promise<void> {
     const name = `${involved.name}.${(at.getTime() * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`;
-    await this.#core
-      .createNamespacedEvent({
-        namespace: involved.namespace,
-        body: {
-          metadata: { name, namespace: involved.namespace },
-          involvedObject: involved,
-          type,
-          reason,
-          message,
-          source: { component },
-          reportingComponent: component,
-          reportingInstance: 'cairn-local',
-          firstTimestamp: at,
-          lastTimestamp: at,
-          count: 1,
-        },
-      })
-      .catch(() => {});
+    await recordEvent(this.#core, name, involved, type, reason, message, component, at);
   }
 }

@@ -11,7 +11,7 @@
  */
 import { appendFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock } from '../../shared/clock.ts';
+import { type Clock, kubeTime } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { PodJson, RunnerApi } from './api.ts';
 import { type ImageRule, pullError, resolveCommand } from './images.ts';
@@ -28,7 +28,6 @@ import { type RunningProcess, startProcess, type Terminated } from './process.ts
 import {
   type ContainerState,
   finishedPodStatus,
-  kubeTime,
   pendingPodStatus,
   runningPodStatus,
   unschedulablePodStatus,
@@ -37,7 +36,7 @@ import {
 export type StopReason = 'deleted' | 'deadline' | 'jobFinished' | 'suspended' | 'shutdown' | 'evicted';
 
 /** kubelet's message for a node-pressure eviction (pkg/kubelet/eviction/helpers.go, nodeLowMessageFmt). */
-export const EVICTION_MESSAGE = 'The node was low on resource: memory. ';
+const EVICTION_MESSAGE = 'The node was low on resource: memory. ';
 
 export interface PodRunOptions {
   api: RunnerApi;

@@ -77,7 +77,7 @@ function within(root: string, child: string): boolean {
  * Why a Secret/ConfigMap item path may not be written, as kubelet's atomic writer says it
  * (pkg/volume/util/atomic_writer.go validatePath), or undefined.
  */
-export function payloadPathError(p: string): string | undefined {
+function payloadPathError(p: string): string | undefined {
   if (p === '') return `invalid path: must not be empty: ""`;
   if (isAbsolute(p)) return `invalid path: must be relative path: ${p}`;
   if (p.length > 4096) return 'invalid path: must be less than or equal to 4096 characters';

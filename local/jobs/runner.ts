@@ -29,14 +29,14 @@
 import { randomInt } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Clock, systemClock } from '../../shared/clock.ts';
+import { type Clock, kubeTime, systemClock } from '../../shared/clock.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { KeyedQueue } from '../broker/queue.ts';
 import { type KubeObject, type KubeTarget, toKubeConfig, type WatchLoop, watchLoop } from '../events/kube.ts';
 import { type JobJson, type JobStatus, type PodJson, RunnerApi } from './api.ts';
 import { defaultImageRules, type ImageRule } from './images.ts';
 import { PodRun, type StopReason } from './pod-run.ts';
-import { completeConditions, failedConditions, isFinished, kubeTime } from './status.ts';
+import { completeConditions, failedConditions, isFinished } from './status.ts';
 
 export const TRACKING_FINALIZER = 'batch.kubernetes.io/job-tracking';
 const UID_LABEL = 'batch.kubernetes.io/controller-uid';

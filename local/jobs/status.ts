@@ -2,13 +2,9 @@
  * Pod and Job status as kubelet and the Job controller of Kubernetes 1.32 write them. Pure: every
  * function takes the time it should stamp.
  */
-
-type Obj = Record<string, unknown>;
-
 import { kubeTime } from '../../shared/clock.ts';
 
-/** metav1.Time: RFC 3339 with whole seconds (the one rendering every part of Cairn uses). */
-export { kubeTime };
+type Obj = Record<string, unknown>;
 
 export const HOST_IP = '127.0.0.1';
 

@@ -4,12 +4,10 @@
  * `undefined` for 404.
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { kubeTime } from '../../shared/clock.ts';
-import { mergePatch, orUndefined } from '../client-node.ts';
+import { SNAPSHOT_GROUP } from '../../shared/snapshots.ts';
+import { type Involved, mergePatch, orUndefined, plain, recordEvent } from '../client-node.ts';
 
-export const GROUP = 'snapshot.storage.k8s.io';
 export const VERSION = 'v1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
 
 export type Json = Record<string, unknown>;
 
@@ -46,7 +44,7 @@ export class SnapshotApi {
   async snapshot(namespace: string, name: string): Promise<SnapshotJson | undefined> {
     return (await orUndefined(
       this.#custom.getNamespacedCustomObject({
-        group: GROUP,
+        group: SNAPSHOT_GROUP,
         version: VERSION,
         namespace,
         plural: 'volumesnapshots',
@@ -57,7 +55,7 @@ export class SnapshotApi {
 
   async snapshots(namespace: string): Promise<SnapshotJson[]> {
     const list = (await this.#custom.listNamespacedCustomObject({
-      group: GROUP,
+      group: SNAPSHOT_GROUP,
       version: VERSION,
       namespace,
       plural: 'volumesnapshots',
@@ -68,7 +66,7 @@ export class SnapshotApi {
   async patchSnapshot(namespace: string, name: string, body: Json): Promise<void> {
     await orUndefined(
       this.#custom.patchNamespacedCustomObject(
-        { group: GROUP, version: VERSION, namespace, plural: 'volumesnapshots', name, body },
+        { group: SNAPSHOT_GROUP, version: VERSION, namespace, plural: 'volumesnapshots', name, body },
         mergePatch,
       ),
     );
@@ -77,7 +75,14 @@ export class SnapshotApi {
   async patchSnapshotStatus(namespace: string, name: string, status: Json): Promise<void> {
     await orUndefined(
       this.#custom.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, namespace, plural: 'volumesnapshots', name, body: { status } },
+        {
+          group: SNAPSHOT_GROUP,
+          version: VERSION,
+          namespace,
+          plural: 'volumesnapshots',
+          name,
+          body: { status },
+        },
         mergePatch,
       ),
     );
@@ -85,13 +90,13 @@ export class SnapshotApi {
 
   async cluster(plural: 'volumesnapshotclasses' | 'volumesnapshotcontents', name: string) {
     return (await orUndefined(
-      this.#custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural, name }),
+      this.#custom.getClusterCustomObject({ group: SNAPSHOT_GROUP, version: VERSION, plural, name }),
     )) as SnapshotJson | undefined;
   }
 
   async classes(): Promise<SnapshotJson[]> {
     const list = (await this.#custom.listClusterCustomObject({
-      group: GROUP,
+      group: SNAPSHOT_GROUP,
       version: VERSION,
       plural: 'volumesnapshotclasses',
     })) as { items: SnapshotJson[] };
@@ -100,7 +105,7 @@ export class SnapshotApi {
 
   async createClass(body: SnapshotJson): Promise<void> {
     await this.#custom.createClusterCustomObject({
-      group: GROUP,
+      group: SNAPSHOT_GROUP,
       version: VERSION,
       plural: 'volumesnapshotclasses',
       body,
@@ -111,7 +116,7 @@ export class SnapshotApi {
   async createContent(body: SnapshotJson): Promise<SnapshotJson> {
     try {
       return (await this.#custom.createClusterCustomObject({
-        group: GROUP,
+        group: SNAPSHOT_GROUP,
         version: VERSION,
         plural: 'volumesnapshotcontents',
         body,
@@ -128,7 +133,7 @@ export class SnapshotApi {
   async patchContentStatus(name: string, status: Json): Promise<void> {
     await orUndefined(
       this.#custom.patchClusterCustomObjectStatus(
-        { group: GROUP, version: VERSION, plural: 'volumesnapshotcontents', name, body: { status } },
+        { group: SNAPSHOT_GROUP, version: VERSION, plural: 'volumesnapshotcontents', name, body: { status } },
         mergePatch,
       ),
     );
@@ -137,7 +142,7 @@ export class SnapshotApi {
   async deleteContent(name: string): Promise<void> {
     await orUndefined(
       this.#custom.deleteClusterCustomObject({
-        group: GROUP,
+        group: SNAPSHOT_GROUP,
         version: VERSION,
         plural: 'volumesnapshotcontents',
         name,
@@ -147,12 +152,12 @@ export class SnapshotApi {
 
   async claim(namespace: string, name: string): Promise<Json | undefined> {
     const c = await orUndefined(this.#core.readNamespacedPersistentVolumeClaim({ namespace, name }));
-    return c ? (JSON.parse(JSON.stringify(c)) as Json) : undefined;
+    return c ? plain<Json>(c) : undefined;
   }
 
   async claims(namespace: string): Promise<Json[]> {
     const list = await this.#core.listNamespacedPersistentVolumeClaim({ namespace });
-    return JSON.parse(JSON.stringify(list.items)) as Json[];
+    return plain<Json[]>(list.items);
   }
 
   async patchClaimStatus(namespace: string, name: string, status: Json): Promise<void> {
@@ -166,31 +171,22 @@ export class SnapshotApi {
 
   /** A core/v1 Event, as the snapshot controller and provisioner record them; failures are ignored. */
   async event(
-    involved: { kind: string; apiVersion: string; namespace: string; name: string; uid?: string },
+    involved: Involved,
     type: 'Normal' | 'Warning',
     reason: string,
     message: string,
     at: Date,
   ): Promise<void> {
-    const time = kubeTime(at);
     const suffix = `${at.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
-    await this.#core
-      .createNamespacedEvent({
-        namespace: involved.namespace,
-        body: {
-          metadata: { name: `${involved.name}.${suffix}`, namespace: involved.namespace },
-          involvedObject: involved,
-          type,
-          reason,
-          message,
-          source: { component: 'snapshot-controller' },
-          reportingComponent: 'snapshot-controller',
-          reportingInstance: 'cairn-local',
-          firstTimestamp: time as unknown as Date,
-          lastTimestamp: time as unknown as Date,
-          count: 1,
-        },
-      })
-      .catch(() => {});
+    await recordEvent(
+      this.#core,
+      `${involved.name}.${suffix}`,
+      involved,
+      type,
+      reason,
+      message,
+      'snapshot-controller',
+      at,
+    );
   }
 }

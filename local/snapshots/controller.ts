@@ -28,14 +28,16 @@ import { join } from 'node:path';
 import { type Clock, kubeTime, systemClock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/log.ts';
 import { parseQuantity } from '../../shared/quantity.ts';
+import { SNAPSHOT_API_VERSION, SNAPSHOT_GROUP } from '../../shared/snapshots.ts';
+import { KeyedQueue } from '../broker/queue.ts';
 import { type KubeObject, type KubeTarget, toKubeConfig, type WatchLoop, watchLoop } from '../events/kube.ts';
-import { API_VERSION, type Json, SnapshotApi, type SnapshotJson } from './api.ts';
+import { type Json, SnapshotApi, type SnapshotJson } from './api.ts';
 
-export const LOCAL_DRIVER = 'local.cairn.dev';
+const LOCAL_DRIVER = 'local.cairn.dev';
 /** A VolumeSnapshotClass parameter: every snapshot of the class fails with this message. */
 export const FAIL_PARAMETER = 'local.cairn.dev/fail';
-export const DEFAULT_CLASS_ANNOTATION = 'snapshot.storage.kubernetes.io/is-default-class';
-export const BOUND_FINALIZER = 'snapshot.storage.kubernetes.io/volumesnapshot-bound-protection';
+const DEFAULT_CLASS_ANNOTATION = 'snapshot.storage.kubernetes.io/is-default-class';
+const BOUND_FINALIZER = 'snapshot.storage.kubernetes.io/volumesnapshot-bound-protection';
 
 export interface SnapshotControllerOptions {
   kube: KubeTarget;
@@ -66,10 +68,10 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
   const copyDir = (content: string) => join(opts.stateDir, 'snapshots', content);
 
   // One queue: the local controller handles one object at a time, in the order it saw them.
-  let queue: Promise<void> = Promise.resolve();
+  const queue = new KeyedQueue(1);
   const enqueue = (what: string, fn: () => Promise<void>) => {
-    queue = queue
-      .then(fn)
+    queue
+      .run('snapshots', fn)
       .catch((e: unknown) => log.warn('snapshot controller: failed', { what, error: String(e) }));
   };
 
@@ -114,7 +116,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     await api.event(
       {
         kind: 'VolumeSnapshot',
-        apiVersion: API_VERSION,
+        apiVersion: SNAPSHOT_API_VERSION,
         namespace: ns,
         name: vs.metadata.name,
         uid: vs.metadata.uid,
@@ -153,7 +155,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
       '0';
     const now = clock.now();
     await api.createContent({
-      apiVersion: API_VERSION,
+      apiVersion: SNAPSHOT_API_VERSION,
       kind: 'VolumeSnapshotContent',
       metadata: { name: contentName },
       spec: {
@@ -163,7 +165,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
         sourceVolumeMode: (rec(claim.spec).volumeMode as string | undefined) ?? 'Filesystem',
         volumeSnapshotClassName: cls.metadata.name,
         volumeSnapshotRef: {
-          apiVersion: API_VERSION,
+          apiVersion: SNAPSHOT_API_VERSION,
           kind: 'VolumeSnapshot',
           name: vs.metadata.name,
           namespace: ns,
@@ -196,7 +198,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     await api.event(
       {
         kind: 'VolumeSnapshot',
-        apiVersion: API_VERSION,
+        apiVersion: SNAPSHOT_API_VERSION,
         namespace: ns,
         name: vs.metadata.name,
         uid: vs.metadata.uid,
@@ -274,7 +276,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     const ns = (meta.namespace as string | undefined) ?? 'default';
     const name = meta.name as string;
     const ds = rec(spec.dataSourceRef ?? spec.dataSource);
-    if (ds.kind !== 'VolumeSnapshot' || ds.apiGroup !== 'snapshot.storage.k8s.io') return;
+    if (ds.kind !== 'VolumeSnapshot' || ds.apiGroup !== SNAPSHOT_GROUP) return;
     if (meta.deletionTimestamp || rec(claim.status).phase === 'Bound') return;
     const involved = {
       kind: 'PersistentVolumeClaim',
@@ -326,7 +328,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
   if ((await api.classes()).length === 0) {
     await api
       .createClass({
-        apiVersion: API_VERSION,
+        apiVersion: SNAPSHOT_API_VERSION,
         kind: 'VolumeSnapshotClass',
         metadata: { name: 'local', annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' } },
         driver: LOCAL_DRIVER,
@@ -354,7 +356,7 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
     watchLoop({
       kc,
       resource: {
-        apiVersion: API_VERSION,
+        apiVersion: SNAPSHOT_API_VERSION,
         kind: 'VolumeSnapshot',
         plural: 'volumesnapshots',
         namespaced: true,
@@ -382,16 +384,10 @@ export async function startSnapshotController(opts: SnapshotControllerOptions): 
   ];
   return {
     ready: Promise.all(watches.map((w) => w.ready)).then(() => {}),
-    async idle() {
-      let seen: Promise<void>;
-      do {
-        seen = queue;
-        await seen;
-      } while (seen !== queue);
-    },
+    idle: () => queue.idle(),
     async close() {
       for (const w of watches) w.stop();
-      await queue;
+      await queue.idle();
     },
   };
 }

@@ -8,7 +8,8 @@
  * snapshot's name and namespace).
  */
 import type { KubeObject } from '../../shared/kube.ts';
-import { GROUP, VERSION } from './api.ts';
+import { SNAPSHOT_GROUP } from '../../shared/snapshots.ts';
+import { VERSION } from './api.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -52,9 +53,9 @@ function crd(
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.${GROUP}` },
+    metadata: { name: `${plural}.${SNAPSHOT_GROUP}` },
     spec: {
-      group: GROUP,
+      group: SNAPSHOT_GROUP,
       scope,
       names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase(), shortNames },
       versions: [

@@ -2,15 +2,7 @@
 import { stringify } from 'yaml';
 import { SNAPSHOT_CRDS } from './crds.ts';
 
-export {
-  BOUND_FINALIZER,
-  DEFAULT_CLASS_ANNOTATION,
-  FAIL_PARAMETER,
-  LOCAL_DRIVER,
-  type SnapshotController,
-  type SnapshotControllerOptions,
-  startSnapshotController,
-} from './controller.ts';
+export { FAIL_PARAMETER, type SnapshotController, startSnapshotController } from './controller.ts';
 
 /** Applies the snapshot CRDs (crds.ts) with the runtime's apply (create or replace), as YAML texts. */
 export async function installSnapshotCrds(apply: (texts: string[]) => Promise<unknown>): Promise<void> {

@@ -3,10 +3,10 @@
  * into: one served ResourceType per served version, all sharing one storage.
  */
 
+import { kubeTime } from '../../../shared/clock.ts';
 import { type FieldError, fieldErr } from '../errors.ts';
 import { checkRules } from '../schema/cel.ts';
 import { crdTable } from '../table.ts';
-import { timestamp } from '../times.ts';
 import type { KubeObject, PrinterColumn, ResourceType, Schema } from '../types.ts';
 import { isObject } from '../types.ts';
 import { builtin } from './define.ts';
@@ -52,7 +52,7 @@ function setCondition(
   const c = {
     type,
     status: 'True',
-    lastTransitionTime: timestamp(now),
+    lastTransitionTime: kubeTime(now),
     reason,
     message,
   };
