@@ -105,7 +105,7 @@ function scryptIdentity(passphrase: string): Identity {
 }
 
 export type AgeKey = { recipient: string } | { passphrase: string };
-export type AgeSecret = { identity: string } | { passphrase: string };
+type AgeSecret = { identity: string } | { passphrase: string };
 
 /** The header and nonce of a new age file for `to`, and its payload key. */
 async function newFile(to: AgeKey): Promise<{ head: Buffer; key: Buffer }> {
