@@ -77,6 +77,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
       ? startTool({ ...zstdCompress(zstd, level, deps.env), stdin: tool.child.stdout }, (m) => new Error(m))
       : undefined;
   const raw = zstdTool ? undefined : new ByteCounter(undefined, CHUNK);
+  // What zstd wrote, to check its summary against (zstdRawBytes); zlib's input is counted as raw.
   const compressed = new ByteCounter(undefined, CHUNK);
   const hash = new HashTap();
   // The upload ends only once every tool exited well: a dump that failed halfway is no artifact.
@@ -111,7 +112,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     });
     const front: Duplex[] = zstdTool
       ? [compressed]
-      : [raw as ByteCounter, new Coalesce(), createCompressor(opts.compression, level), compressed];
+      : [raw as ByteCounter, new Coalesce(), createCompressor(opts.compression, level)];
     const body = zstdTool ? zstdTool.child.stdout : tool.child.stdout;
     const streaming = pipeline([body, ...front, ...(encryptor ? [encryptor] : []), hash, gate]);
     const [result] = await Promise.all([uploading, streaming, allDone]);
