@@ -70,9 +70,12 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
   const trust = authenticate(manifest, opts, deps.env);
   const a = manifest.artifact;
   checkTargetKind(opts.target, manifest);
-  // zstd decompresses beside the restore tool where it can (agent/zstd.ts); else Node's zlib.
-  // Looked up (zstd -V) while the rest gets ready; findZstd never rejects.
-  const zstdLookup = a.compression === 'zstd' ? findZstd(deps.env) : Promise.resolve(undefined);
+  // zstd decompresses beside pg_restore (agent/zstd.ts), the only tool that reads through it;
+  // else Node's zlib. Looked up (zstd -V) while the rest gets ready; findZstd never rejects.
+  const zstdLookup =
+    a.compression === 'zstd' && readsCustomArchive(opts.target, manifest)
+      ? findZstd(deps.env)
+      : Promise.resolve(undefined);
   // Loaded only for an encrypted artifact: other restores do not pay for the age code.
   const decrypter = a.encryption ? await openDecrypter(a.encryption, deps.env) : undefined;
   const head = await store.head(a.key);
@@ -160,8 +163,16 @@ interface RestoreCtx {
   decrypter: Awaited<ReturnType<typeof openDecrypter>> | undefined;
   /** The verified copy of the artifact (spool): tools read this, never the store. */
   spooled?: string;
-  /** The zstd tool, when the artifact is zstd-compressed and the tool is there. */
+  /** The zstd tool, when the artifact is a zstd-compressed custom archive and the tool is there. */
   zstd: string | undefined;
+}
+
+/**
+ * Whether the restore feeds a pg_dump custom-format archive to pg_restore (restorePostgres): the
+ * only restore that decompresses with the zstd tool (applyBesideZstd, unpackSpool).
+ */
+function readsCustomArchive(t: RestoreTarget, m: Manifest): boolean {
+  return t.kind === 'postgres' && !m.source.allDatabases && m.source.format !== 'plain';
 }
 
 function checkTargetKind(t: RestoreTarget, m: Manifest): void {
