@@ -46,15 +46,7 @@ import { RechunkArchive } from './pgarchive.ts';
 import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
 import { CHUNK, ChildSink, HashTap, HoldTail, RefuseHead, sink } from './streams.ts';
-import {
-  firstFailure,
-  pgTool,
-  type RunningTool,
-  runTool,
-  settle,
-  startTool,
-  type ToolSpec,
-} from './tools.ts';
+import { pgTool, type RunningTool, runTool, startTool, stopJoined, type ToolSpec } from './tools.ts';
 import { findZstd, zstdDecompress, zstdDecompressTo } from './zstd.ts';
 
 /** Bytes kept from the restore tool until the checksum matched (see HoldTail). */
@@ -371,20 +363,15 @@ async function applyBesideZstd(
   try {
     await Promise.all([tool.done, zstd.done, feeding]);
   } catch (e) {
-    await settle([zstd, tool]);
-    const failedAt = performance.now();
-    // The restore tool first: it must not see the end of a stream that broke off.
-    tool.kill();
-    zstd.kill();
-    await Promise.all([tool.done.catch(() => {}), zstd.done.catch(() => {})]);
+    // The restore tool killed first: it must not see the end of a stream that broke off.
+    // pg_restore failing by itself leaves zstd a closed pipe (a write error: never the cause),
+    // zstd failing leaves pg_restore a truncated archive: whichever failed by itself first is.
+    const first = await stopJoined([tool, zstd]);
     const fed = await feeding?.then(
       () => undefined,
       (x: unknown) => x,
     );
     if (fed instanceof VerificationFailed) throw fed;
-    // pg_restore failing by itself leaves zstd a closed pipe (a write error: never the cause),
-    // zstd failing leaves pg_restore a truncated archive: whichever failed by itself first is.
-    const first = await firstFailure([tool, zstd], failedAt);
     throw first ?? classify(fed ?? e, ctx.manifest.artifact);
   } finally {
     stopGc();
