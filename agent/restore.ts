@@ -345,20 +345,13 @@ async function applyBesideZstd(
   zstdCmd: string,
   spec: ToolSpec,
 ): Promise<RunningTool> {
-  const env = ctx.deps.env;
-  const zstd = startTool(
-    zstdDecompress(zstdCmd, ctx.decrypter ? undefined : spooled, env),
+  const { zstd, feeding } = startZstdOnSpool(
+    ctx,
+    spooled,
+    zstdCmd,
     (m) => new RestoreFailed(`zstd could not decompress the verified artifact: ${m}`),
   );
   const tool = startTool({ ...spec, stdin: zstd.child.stdout }, (m) => new RestoreFailed(m));
-  const feeding = ctx.decrypter
-    ? pipeline(
-        createReadStream(spooled, { highWaterMark: 1 << 20 }),
-        ctx.decrypter.decryptor(),
-        zstd.child.stdin as Writable,
-      )
-    : undefined;
-  feeding?.catch(() => {});
   const stopGc = paceGc();
   try {
     await Promise.all([tool.done, zstd.done, feeding]);
@@ -377,6 +370,37 @@ async function applyBesideZstd(
     stopGc();
   }
   return tool;
+}
+
+/**
+ * zstd decompressing the verified spool, to its stdout or into the file `to`. zstd reads the spool
+ * itself (its stdin closed); for an encrypted one Node decrypts the spool into zstd's stdin:
+ * `feeding`, whose failure (a chunk that does not authenticate) the caller awaits.
+ */
+function startZstdOnSpool(
+  ctx: RestoreCtx,
+  spooled: string,
+  zstdCmd: string,
+  makeError: (message: string) => Error,
+  to?: string,
+): { zstd: RunningTool; feeding: Promise<void> | undefined } {
+  const env = ctx.deps.env;
+  const file = ctx.decrypter ? undefined : spooled;
+  const zstd = startTool(
+    to === undefined ? zstdDecompress(zstdCmd, file, env) : zstdDecompressTo(zstdCmd, file, to, env),
+    makeError,
+  );
+  if (!ctx.decrypter) {
+    zstd.child.stdin?.end();
+    return { zstd, feeding: undefined };
+  }
+  const feeding = pipeline(
+    createReadStream(spooled, { highWaterMark: 1 << 20 }),
+    ctx.decrypter.decryptor(),
+    zstd.child.stdin as Writable,
+  );
+  feeding.catch(() => {}); // observed by the caller; never an unhandled rejection
+  return { zstd, feeding };
 }
 
 /**
@@ -577,19 +601,8 @@ async function unpackSpool(ctx: RestoreCtx): Promise<string> {
   const stopGc = paceGc();
   try {
     if (ctx.zstd) {
-      const env = ctx.deps.env;
-      const z = startTool(
-        zstdDecompressTo(ctx.zstd, ctx.decrypter ? undefined : spooled, out, env),
-        (m) => new RestoreFailed(m),
-      );
-      const feeding = ctx.decrypter
-        ? pipeline(
-            createReadStream(spooled, { highWaterMark: 1 << 20 }),
-            ctx.decrypter.decryptor(),
-            z.child.stdin as Writable,
-          )
-        : z.child.stdin?.end();
-      await Promise.all([z.done, feeding]);
+      const { zstd, feeding } = startZstdOnSpool(ctx, spooled, ctx.zstd, (m) => new RestoreFailed(m), out);
+      await Promise.all([zstd.done, feeding]);
     } else {
       await pipeline([
         createReadStream(spooled, { highWaterMark: 1 << 20 }),
