@@ -105,7 +105,7 @@ function scryptIdentity(passphrase: string): Identity {
 }
 
 export type AgeKey = { recipient: string } | { passphrase: string };
-export type AgeSecret = { identity: string } | { passphrase: string };
+type AgeSecret = { identity: string } | { passphrase: string };
 
 /** The header and nonce of a new age file for `to`, and its payload key. */
 async function newFile(to: AgeKey): Promise<{ head: Buffer; key: Buffer }> {
@@ -273,9 +273,27 @@ class AgeDecrypt extends Transform {
   }
 }
 
-/** The Decrypter for an identity or a passphrase. */
+/**
+ * A Decrypter that opens a header once: a restore checks the key on the spool's header before it
+ * touches the target, then decrypts the same file, and a passphrase costs scrypt (256 MiB, about
+ * a second) every time. Only a header byte for byte identical to one whose MAC verified gets the
+ * file key back without the work; any other header is opened, and verified, in full. The payload
+ * chunks are authenticated as always.
+ */
+class OnceDecrypter extends Decrypter {
+  #opened: { header: Buffer; fileKey: Uint8Array } | undefined;
+  override async decryptHeader(header: Uint8Array): Promise<Uint8Array> {
+    const opened = this.#opened;
+    if (opened?.header.equals(header)) return opened.fileKey;
+    const fileKey = await super.decryptHeader(header);
+    this.#opened = { header: Buffer.from(header), fileKey };
+    return fileKey;
+  }
+}
+
+/** The Decrypter for an identity or a passphrase; it opens a header it already opened only once. */
 export function ageDecrypter(secret: AgeSecret): Decrypter {
-  const d = new Decrypter();
+  const d = new OnceDecrypter();
   if ('identity' in secret) d.addIdentity(secret.identity);
   else d.addIdentity(scryptIdentity(secret.passphrase));
   return d;

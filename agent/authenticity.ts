@@ -23,7 +23,7 @@ import { InvalidSpec } from '../shared/errors.ts';
 import { VerificationFailed } from './errors.ts';
 import type { Manifest } from './manifest.ts';
 
-export const SIGNATURE_ALGORITHM = 'hmac-sha256';
+const SIGNATURE_ALGORITHM = 'hmac-sha256';
 const MIN_KEY_BYTES = 32;
 
 export interface ManifestSignature {

@@ -34,7 +34,7 @@ import { paceGc } from './memory.ts';
 import { peakRssMiB, startProgress } from './progress.ts';
 import { planDump } from './sources.ts';
 import { CHUNK, Coalesce, Gate, HashTap } from './streams.ts';
-import { describeCommand, firstFailure, type RunningTool, settle, startTool } from './tools.ts';
+import { describeCommand, type RunningTool, startTool, stopJoined } from './tools.ts';
 import { findZstd, parseZstdSummary, zstdCompress } from './zstd.ts';
 
 export interface AgentDeps {
@@ -77,6 +77,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
       ? startTool({ ...zstdCompress(zstd, level, deps.env), stdin: tool.child.stdout }, (m) => new Error(m))
       : undefined;
   const raw = zstdTool ? undefined : new ByteCounter(undefined, CHUNK);
+  // What zstd wrote, to check its summary against (zstdRawBytes); zlib's input is counted as raw.
   const compressed = new ByteCounter(undefined, CHUNK);
   const hash = new HashTap();
   // The upload ends only once every tool exited well: a dump that failed halfway is no artifact.
@@ -111,7 +112,7 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
     });
     const front: Duplex[] = zstdTool
       ? [compressed]
-      : [raw as ByteCounter, new Coalesce(), createCompressor(opts.compression, level), compressed];
+      : [raw as ByteCounter, new Coalesce(), createCompressor(opts.compression, level)];
     const body = zstdTool ? zstdTool.child.stdout : tool.child.stdout;
     const streaming = pipeline([body, ...front, ...(encryptor ? [encryptor] : []), hash, gate]);
     const [result] = await Promise.all([uploading, streaming, allDone]);
@@ -120,18 +121,14 @@ export async function runBackup(opts: AgentBackupOptions, deps: AgentDeps): Prom
   } catch (e) {
     // The first failure is the cause: a dump that died makes the store abort its upload (a
     // StorageError caused by the SourceFailed), a store that failed makes the dump hit EPIPE.
-    await settle(tools);
-    const failedAt = performance.now();
-    for (const t of tools) t.kill();
-    await Promise.all(tools.map((t) => t.done.catch(() => {})));
+    // Of the dump and zstd, the one that failed by itself first (the other then saw a broken
+    // pipe or an early end); a store that failed first had them killed, so neither.
+    const toolFailed = await stopJoined(tools);
     // A server that cannot be reached fails both; the version query says so more clearly.
     const unreachable = await plan.manifest.then(
       () => undefined,
       (x: unknown) => x,
     );
-    // Of the dump and zstd, the one that failed by itself first (the other then saw a broken
-    // pipe or an early end); a store that failed first had them killed, so neither.
-    const toolFailed = await firstFailure(tools, failedAt);
     throw rootFailure(unreachable ?? toolFailed ?? e);
   } finally {
     stopProgress();

@@ -46,15 +46,7 @@ import { RechunkArchive } from './pgarchive.ts';
 import { peakRssMiB } from './progress.ts';
 import { checkMysqlName, mysqlArgs, pgEnv } from './sources.ts';
 import { CHUNK, ChildSink, HashTap, HoldTail, RefuseHead, sink } from './streams.ts';
-import {
-  firstFailure,
-  pgTool,
-  type RunningTool,
-  runTool,
-  settle,
-  startTool,
-  type ToolSpec,
-} from './tools.ts';
+import { pgTool, type RunningTool, runTool, startTool, stopJoined, type ToolSpec } from './tools.ts';
 import { findZstd, zstdDecompress, zstdDecompressTo } from './zstd.ts';
 
 /** Bytes kept from the restore tool until the checksum matched (see HoldTail). */
@@ -70,9 +62,12 @@ export async function runRestore(opts: AgentRestoreOptions, deps: AgentDeps): Pr
   const trust = authenticate(manifest, opts, deps.env);
   const a = manifest.artifact;
   checkTargetKind(opts.target, manifest);
-  // zstd decompresses beside the restore tool where it can (agent/zstd.ts); else Node's zlib.
-  // Looked up (zstd -V) while the rest gets ready; findZstd never rejects.
-  const zstdLookup = a.compression === 'zstd' ? findZstd(deps.env) : Promise.resolve(undefined);
+  // zstd decompresses beside pg_restore (agent/zstd.ts), the only tool that reads through it;
+  // else Node's zlib. Looked up (zstd -V) while the rest gets ready; findZstd never rejects.
+  const zstdLookup =
+    a.compression === 'zstd' && readsCustomArchive(opts.target, manifest)
+      ? findZstd(deps.env)
+      : Promise.resolve(undefined);
   // Loaded only for an encrypted artifact: other restores do not pay for the age code.
   const decrypter = a.encryption ? await openDecrypter(a.encryption, deps.env) : undefined;
   const head = await store.head(a.key);
@@ -160,8 +155,16 @@ interface RestoreCtx {
   decrypter: Awaited<ReturnType<typeof openDecrypter>> | undefined;
   /** The verified copy of the artifact (spool): tools read this, never the store. */
   spooled?: string;
-  /** The zstd tool, when the artifact is zstd-compressed and the tool is there. */
+  /** The zstd tool, when the artifact is a zstd-compressed custom archive and the tool is there. */
   zstd: string | undefined;
+}
+
+/**
+ * Whether the restore feeds a pg_dump custom-format archive to pg_restore (restorePostgres): the
+ * only restore that decompresses with the zstd tool (applyBesideZstd, unpackSpool).
+ */
+function readsCustomArchive(t: RestoreTarget, m: Manifest): boolean {
+  return t.kind === 'postgres' && !m.source.allDatabases && m.source.format !== 'plain';
 }
 
 function checkTargetKind(t: RestoreTarget, m: Manifest): void {
@@ -342,43 +345,62 @@ async function applyBesideZstd(
   zstdCmd: string,
   spec: ToolSpec,
 ): Promise<RunningTool> {
-  const env = ctx.deps.env;
-  const zstd = startTool(
-    zstdDecompress(zstdCmd, ctx.decrypter ? undefined : spooled, env),
+  const { zstd, feeding } = startZstdOnSpool(
+    ctx,
+    spooled,
+    zstdCmd,
     (m) => new RestoreFailed(`zstd could not decompress the verified artifact: ${m}`),
   );
   const tool = startTool({ ...spec, stdin: zstd.child.stdout }, (m) => new RestoreFailed(m));
-  const feeding = ctx.decrypter
-    ? pipeline(
-        createReadStream(spooled, { highWaterMark: 1 << 20 }),
-        ctx.decrypter.decryptor(),
-        zstd.child.stdin as Writable,
-      )
-    : undefined;
-  feeding?.catch(() => {});
   const stopGc = paceGc();
   try {
     await Promise.all([tool.done, zstd.done, feeding]);
   } catch (e) {
-    await settle([zstd, tool]);
-    const failedAt = performance.now();
-    // The restore tool first: it must not see the end of a stream that broke off.
-    tool.kill();
-    zstd.kill();
-    await Promise.all([tool.done.catch(() => {}), zstd.done.catch(() => {})]);
+    // The restore tool killed first: it must not see the end of a stream that broke off.
+    // pg_restore failing by itself leaves zstd a closed pipe (a write error: never the cause),
+    // zstd failing leaves pg_restore a truncated archive: whichever failed by itself first is.
+    const first = await stopJoined([tool, zstd]);
     const fed = await feeding?.then(
       () => undefined,
       (x: unknown) => x,
     );
     if (fed instanceof VerificationFailed) throw fed;
-    // pg_restore failing by itself leaves zstd a closed pipe (a write error: never the cause),
-    // zstd failing leaves pg_restore a truncated archive: whichever failed by itself first is.
-    const first = await firstFailure([tool, zstd], failedAt);
     throw first ?? classify(fed ?? e, ctx.manifest.artifact);
   } finally {
     stopGc();
   }
   return tool;
+}
+
+/**
+ * zstd decompressing the verified spool, to its stdout or into the file `to`. zstd reads the spool
+ * itself (its stdin closed); for an encrypted one Node decrypts the spool into zstd's stdin:
+ * `feeding`, whose failure (a chunk that does not authenticate) the caller awaits.
+ */
+function startZstdOnSpool(
+  ctx: RestoreCtx,
+  spooled: string,
+  zstdCmd: string,
+  makeError: (message: string) => Error,
+  to?: string,
+): { zstd: RunningTool; feeding: Promise<void> | undefined } {
+  const env = ctx.deps.env;
+  const file = ctx.decrypter ? undefined : spooled;
+  const zstd = startTool(
+    to === undefined ? zstdDecompress(zstdCmd, file, env) : zstdDecompressTo(zstdCmd, file, to, env),
+    makeError,
+  );
+  if (!ctx.decrypter) {
+    zstd.child.stdin?.end();
+    return { zstd, feeding: undefined };
+  }
+  const feeding = pipeline(
+    createReadStream(spooled, { highWaterMark: 1 << 20 }),
+    ctx.decrypter.decryptor(),
+    zstd.child.stdin as Writable,
+  );
+  feeding.catch(() => {}); // observed by the caller; never an unhandled rejection
+  return { zstd, feeding };
 }
 
 /**
@@ -579,19 +601,8 @@ async function unpackSpool(ctx: RestoreCtx): Promise<string> {
   const stopGc = paceGc();
   try {
     if (ctx.zstd) {
-      const env = ctx.deps.env;
-      const z = startTool(
-        zstdDecompressTo(ctx.zstd, ctx.decrypter ? undefined : spooled, out, env),
-        (m) => new RestoreFailed(m),
-      );
-      const feeding = ctx.decrypter
-        ? pipeline(
-            createReadStream(spooled, { highWaterMark: 1 << 20 }),
-            ctx.decrypter.decryptor(),
-            z.child.stdin as Writable,
-          )
-        : z.child.stdin?.end();
-      await Promise.all([z.done, feeding]);
+      const { zstd, feeding } = startZstdOnSpool(ctx, spooled, ctx.zstd, (m) => new RestoreFailed(m), out);
+      await Promise.all([zstd.done, feeding]);
     } else {
       await pipeline([
         createReadStream(spooled, { highWaterMark: 1 << 20 }),

@@ -137,7 +137,7 @@ function failedWriting(t: RunningTool): boolean {
  * reader that went away, the reader is about to exit with the real cause (its own exit comes a
  * moment after it closed its input). Waits up to `graceMs` for the others to exit by themselves.
  */
-export async function settle(tools: RunningTool[], graceMs = 2000): Promise<void> {
+async function settle(tools: RunningTool[], graceMs = 2000): Promise<void> {
   if (!tools.some(failedWriting)) return;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
@@ -154,7 +154,7 @@ export async function settle(tools: RunningTool[], graceMs = 2000): Promise<void
  * `before`: the others then only saw a broken pipe or a truncated input. A tool that failed
  * writing to a closed output is never the cause (settle); with only such failures, none is.
  */
-export async function firstFailure(tools: RunningTool[], before: number): Promise<unknown> {
+async function firstFailure(tools: RunningTool[], before: number): Promise<unknown> {
   const failed = tools
     .filter((t) => t.exit()?.code && (t.exitedAt() ?? Number.POSITIVE_INFINITY) <= before)
     .filter((t) => !failedWriting(t))
@@ -163,6 +163,20 @@ export async function firstFailure(tools: RunningTool[], before: number): Promis
     () => undefined,
     (e: unknown) => e,
   );
+}
+
+/**
+ * Stops tools joined by pipes after a failure and names the cause: waits for a reader that went
+ * away to exit by itself (settle), kills the tools in array order (a caller puts first the one
+ * that must not see its input end), waits for them all, and returns the failure of the one that
+ * failed by itself first (firstFailure), or undefined when none did.
+ */
+export async function stopJoined(tools: RunningTool[]): Promise<unknown> {
+  await settle(tools);
+  const failedAt = performance.now();
+  for (const t of tools) t.kill();
+  await Promise.all(tools.map((t) => t.done.catch(() => {})));
+  return firstFailure(tools, failedAt);
 }
 
 /** The meaningful end of a tool's stderr: its last lines, trimmed. */

@@ -18,7 +18,7 @@ import type { ToolSpec } from './tools.ts';
 import { runTool } from './tools.ts';
 
 /** The oldest zstd whose summary the agent reads (see above). */
-export const MIN_ZSTD: readonly [number, number, number] = [1, 5, 4];
+const MIN_ZSTD: readonly [number, number, number] = [1, 5, 4];
 /**
  * Bytes per compression job (twice level 3's window): zstd's resident memory at -T2 is 26–30 MiB
  * where the default (8 MiB jobs) takes 46–52, at the same size (pgbench s=20: 0.99×, orders:
@@ -69,7 +69,7 @@ export async function findZstd(env: NodeJS.ProcessEnv): Promise<string | undefin
 }
 
 /** Compression threads: what the pod may use (agent/cpus.ts), at most MAX_THREADS. */
-export function zstdThreads(): number {
+function zstdThreads(): number {
   return Math.min(availableCpus(), MAX_THREADS);
 }
 

@@ -16,6 +16,8 @@ import { promisify } from 'node:util';
 import { Decrypter, Encrypter, generateIdentity, identityToRecipient } from 'age-encryption';
 import test from 'ava';
 import { ageDecrypter, createAgeDecryptor, createAgeEncryptor } from '../../agent/age.ts';
+import { checkKey, createDecryptor, decrypterFor } from '../../agent/encryption.ts';
+import { AGENT_ENV } from '../../shared/agent-contract.ts';
 
 const run = promisify(execFile);
 /** Around every chunk boundary (64 KiB), and empty. */
@@ -104,6 +106,47 @@ test("passphrases interoperate with the age-encryption package's own scrypt and 
     message: /refused: no identity matched/,
   });
 });
+
+test.serial(
+  'a restore opens a passphrase header once: the key check and the decryption share scrypt',
+  async (t) => {
+    const plain = randomBytes(200_000);
+    const sealed = await through(await createAgeEncryptor({ passphrase: 'once upon a time' }), plain);
+    const other = await through(await createAgeEncryptor({ passphrase: 'once upon a time' }), plain);
+    // Serial: no other test's header is opened while the calls are counted.
+    const opened: Buffer[] = [];
+    const original = Decrypter.prototype.decryptHeader;
+    Decrypter.prototype.decryptHeader = function (this: Decrypter, header: Uint8Array) {
+      opened.push(Buffer.from(header));
+      return original.call(this, header);
+    };
+    try {
+      // What agent/restore.ts does: the key, its check on the spool's first 64 KiB, then the decryptor.
+      const d = await decrypterFor(
+        { format: 'age', passphrase: true },
+        { [AGENT_ENV.agePassphrase]: 'once upon a time' },
+      );
+      await checkKey(d, sealed.subarray(0, 64 * 1024));
+      t.true((await through(createDecryptor(d), sealed)).equals(plain));
+      t.is(opened.length, 1, 'the header was opened (scrypt run) more than once');
+      // Another file's header, and an altered one, are opened and verified in full.
+      t.true((await through(createDecryptor(d), other)).equals(plain));
+      t.is(opened.length, 2);
+      const end = sealed.indexOf('\n', sealed.indexOf('\n--- ') + 1);
+      const altered = Buffer.from(sealed);
+      altered[end - 10] = altered[end - 10] === 0x41 ? 0x42 : 0x41; // a character inside the MAC
+      await t.throwsAsync(checkKey(d, altered.subarray(0, 64 * 1024)), {
+        message: /cannot be decrypted with the key given/,
+      });
+      await t.throwsAsync(through(createDecryptor(d), altered), {
+        message: /cannot be decrypted with the key given/,
+      });
+      t.is(opened.length, 4);
+    } finally {
+      Decrypter.prototype.decryptHeader = original;
+    }
+  },
+);
 
 test('an altered, reordered, truncated or extended file, or another key, is refused', async (t) => {
   const plain = randomBytes(300_000);

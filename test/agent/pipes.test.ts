@@ -1,10 +1,10 @@
 /**
- * Of tools joined by a pipe, which failure is the cause (agent/tools.ts settle, firstFailure): the
+ * Of tools joined by a pipe, which failure is the cause (agent/tools.ts stopJoined): the
  * reader that went away, never the writer that then failed writing to it, whatever words the
  * writer's tool uses for that. Real processes joined the way the agent joins them.
  */
 import test from 'ava';
-import { firstFailure, settle, startTool } from '../../agent/tools.ts';
+import { startTool, stopJoined } from '../../agent/tools.ts';
 
 /** What each tool the agent runs upstream says when its output is gone. */
 const WRITE_ERRORS = [
@@ -37,8 +37,7 @@ for (const said of WRITE_ERRORS) {
     // The writer's failure comes first, as the agent's Promise.all sees it.
     const first = await Promise.race([writer.done, reader.done]).catch((e: unknown) => e);
     t.regex(String(first), /^Error: writer: /);
-    await settle([writer, reader]);
-    const cause = await firstFailure([writer, reader], performance.now());
+    const cause = await stopJoined([writer, reader]);
     t.regex(String(cause), /reader: sh exited with code 1: zstd: out of memory/);
   });
 }
@@ -53,7 +52,6 @@ test('a writer that fails by itself, not writing, is the cause', async (t) => {
     (m) => new Error(`reader: ${m}`),
   );
   await Promise.allSettled([writer.done, reader.done]);
-  await settle([writer, reader]);
-  const cause = await firstFailure([writer, reader], performance.now());
+  const cause = await stopJoined([writer, reader]);
   t.regex(String(cause), /writer: sh exited with code 1: pg_dump: error: query failed/);
 });
